@@ -1,0 +1,117 @@
+//! Anthropic Messages API (also served by Azure under `/anthropic/`).
+
+use serde_json::{json, Value};
+
+use crate::call::{Call, Reply};
+use crate::sse::event;
+use crate::{delta_text, REPLY_TEXT};
+
+/// `POST /v1/messages` (the path after any Azure prefix).
+pub(crate) fn route(call: &Call, path: &str) -> Option<Reply> {
+    match (call.post(), path) {
+        (true, "/v1/messages") if call.stream() => Some(Reply::Sse(stream(call))),
+        (true, "/v1/messages") => Some(Reply::Json(
+            200,
+            message(call, json!([{"type": "text", "text": REPLY_TEXT}])),
+        )),
+        _ => None,
+    }
+}
+
+fn message(call: &Call, content: Value) -> Value {
+    let u = call.usage();
+    json!({
+        "id": call.id("msg_"),
+        "type": "message",
+        "role": "assistant",
+        "model": call.model(),
+        "content": content,
+        "stop_reason": "end_turn",
+        "stop_sequence": null,
+        "usage": {
+            "input_tokens": u.input,
+            "cache_creation_input_tokens": u.cache_creation,
+            "cache_read_input_tokens": u.cached,
+            "output_tokens": u.output,
+            "service_tier": "standard"
+        }
+    })
+}
+
+/// `message_start` (input and cache tokens, 1 output token so far),
+/// `content_block_start`, `ping`, deltas, `content_block_stop`, `message_delta`
+/// (stop reason, final output tokens), `message_stop`.
+fn stream(call: &Call) -> Vec<String> {
+    let mut start = message(call, json!([]));
+    start["stop_reason"] = Value::Null;
+    start["usage"]["output_tokens"] = json!(1);
+    let mut out = vec![
+        event(
+            "message_start",
+            &json!({"type": "message_start", "message": start}),
+        ),
+        event(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        event("ping", &json!({"type": "ping"})),
+    ];
+    for i in 0..call.events {
+        let text = json!({"type": "text_delta", "text": delta_text(i)});
+        let delta = json!({"type": "content_block_delta", "index": 0, "delta": text});
+        out.push(event("content_block_delta", &delta));
+    }
+    let delta = json!({
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+        "usage": {"output_tokens": call.usage().output}
+    });
+    out.extend([
+        event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": 0}),
+        ),
+        event("message_delta", &delta),
+        event("message_stop", &json!({"type": "message_stop"})),
+    ]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Flavor;
+
+    #[test]
+    fn stream_event_order() {
+        let call = Call {
+            flavor: Flavor::Anthropic,
+            method: "POST",
+            path: "/v1/messages",
+            query: None,
+            body: json!({"model": "claude", "stream": true}),
+            events: 2,
+            seq: 1,
+        };
+        let Some(Reply::Sse(ev)) = route(&call, "/v1/messages") else {
+            panic!("not SSE")
+        };
+        let names: Vec<&str> = ev.iter().map(|e| e.lines().next().unwrap()).collect();
+        let want = [
+            "message_start",
+            "content_block_start",
+            "ping",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop",
+        ];
+        assert_eq!(names, want.map(|n| format!("event: {n}")));
+        assert!(
+            ev[0].contains("\"cache_read_input_tokens\":5")
+                && ev[0].contains("\"model\":\"claude\"")
+        );
+        assert!(ev[6].contains("\"output_tokens\":9"));
+    }
+}

@@ -1,0 +1,361 @@
+//! The server: its thread and runtime, the accept loop, and one request's way
+//! through recording, test controls, auth and the flavor's routes.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::call::{Call, Dialect, Reply};
+use crate::{
+    anthropic, auth, azure, gemini, lock, openai, sse, Flavor, Recorded, State, DEFAULT_EVENTS,
+};
+
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Binds `127.0.0.1:0` now, then serves on a new thread until `shutdown` fires.
+pub(crate) fn spawn(state: Arc<State>) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").expect("strait-mock: bind 127.0.0.1:0");
+    listener
+        .set_nonblocking(true)
+        .expect("strait-mock: set_nonblocking");
+    let addr = listener.local_addr().expect("strait-mock: local_addr");
+    let (tx, rx) = oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name(format!("strait-mock-{:?}", state.flavor))
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("strait-mock: runtime");
+            rt.block_on(serve(listener, state, rx));
+            // Dropping the runtime here drops every connection task.
+        })
+        .expect("strait-mock: spawn thread");
+    (addr, tx, thread)
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    state: Arc<State>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("strait-mock: listener");
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
+                    // HTTP/1.1 with keep-alive, or h2c with prior knowledge.
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        }
+    }
+}
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, hyper::Error> {
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await?.to_bytes();
+    if let Some(control) = parts.uri.path().strip_prefix("/__mock/") {
+        return Ok(control_route(&state, parts.method.as_str(), control));
+    }
+    let rec = Recorded {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+        version: format!("{:?}", parts.version),
+    };
+    let seq = state.seq.fetch_add(1, Ordering::Relaxed) + 1;
+    lock(&state.log).push(rec.clone());
+
+    let number = |name: &str| rec.header(name).and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(ms) = number("x-mock-delay-ms") {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let gap = Duration::from_millis(number("x-mock-gap-ms").unwrap_or(0));
+    let dialect = Dialect::of(state.flavor, &rec.path);
+    let key = lock(&state.key).clone();
+    let bearer = lock(&state.bearer).clone();
+    if let Err(reply) = auth::check(dialect, &rec, &key, bearer.as_deref()) {
+        return Ok(respond(dialect, seq, reply, gap, &[]));
+    }
+    if let Some(status) = number("x-mock-status") {
+        let status = u16::try_from(status).unwrap_or(500);
+        let reply = dialect.error(
+            status,
+            &format!("strait-mock: error {status} requested by x-mock-status"),
+        );
+        let extra = [
+            ("retry-after", "7"),
+            ("x-ratelimit-remaining-requests", "0"),
+        ];
+        return Ok(respond(dialect, seq, reply, gap, &extra));
+    }
+    let call = Call {
+        flavor: state.flavor,
+        method: if rec.method == "HEAD" {
+            "GET"
+        } else {
+            &rec.method
+        },
+        path: &rec.path,
+        query: rec.query.as_deref(),
+        body: serde_json::from_slice(&rec.body).unwrap_or(Value::Null),
+        events: number("x-mock-events").map_or(DEFAULT_EVENTS, |n| n as usize),
+        seq,
+    };
+    let routed = match state.flavor {
+        Flavor::OpenAi => rec
+            .path
+            .strip_prefix("/v1")
+            .and_then(|rest| openai::route(&call, rest, None)),
+        Flavor::Anthropic => anthropic::route(&call, &rec.path),
+        Flavor::Gemini => gemini::route(&call),
+        Flavor::Azure => azure::route(&call),
+    };
+    let reply = routed.unwrap_or_else(|| {
+        let echo = json!({
+            "object": "mock.echo", "method": call.method, "path": call.path,
+            "query": call.query, "body_bytes": rec.body.len()
+        });
+        Reply::Json(200, echo)
+    });
+    Ok(respond(dialect, seq, reply, gap, &[]))
+}
+
+/// `GET /__mock/requests` (the log), `DELETE /__mock/requests` (clear it).
+fn control_route(state: &State, method: &str, path: &str) -> Response<Body> {
+    let (status, body) = match (method, path) {
+        ("GET", "requests") => (
+            200,
+            Value::Array(lock(&state.log).iter().map(Recorded::to_wire).collect()),
+        ),
+        ("DELETE", "requests") => {
+            let mut log = lock(&state.log);
+            let cleared = log.len();
+            log.clear();
+            (200, json!({"cleared": cleared}))
+        }
+        _ => (404, json!({"error": "unknown mock control route"})),
+    };
+    json_response(status, "application/json", &body)
+}
+
+fn json_response(status: u16, content_type: &str, body: &Value) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())).boxed_unsync());
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut()
+        .insert("content-type", content_type.parse().expect("content type"));
+    r
+}
+
+fn respond(
+    dialect: Dialect,
+    seq: u64,
+    reply: Reply,
+    gap: Duration,
+    extra: &[(&'static str, &str)],
+) -> Response<Body> {
+    let google = dialect == Dialect::Google;
+    let mut r = match reply {
+        Reply::Json(status, body) => json_response(
+            status,
+            if google {
+                "application/json; charset=UTF-8"
+            } else {
+                "application/json"
+            },
+            &body,
+        ),
+        Reply::Sse(events) => {
+            let mut r = Response::new(sse::body(events, gap).boxed_unsync());
+            let content_type = if google {
+                "text/event-stream"
+            } else {
+                "text/event-stream; charset=utf-8"
+            };
+            r.headers_mut()
+                .insert("content-type", content_type.parse().expect("content type"));
+            r.headers_mut()
+                .insert("cache-control", "no-cache".parse().expect("cache-control"));
+            r
+        }
+    };
+    let extra = extra.iter().map(|(n, v)| (*n, (*v).to_owned()));
+    for (name, value) in dialect.headers(seq).into_iter().chain(extra) {
+        r.headers_mut()
+            .insert(name, value.parse().expect("header value"));
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    use crate::{Flavor, MockProvider};
+
+    /// Sends one HTTP/1.1 request on `conn` and reads the whole response.
+    fn exchange(conn: &mut TcpStream, head: &str, body: &str) -> String {
+        write!(
+            conn,
+            "{head}\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut buf = vec![0; 65536];
+        let mut got = String::new();
+        while !(got.contains("\r\n\r\n") && response_complete(&got)) {
+            let n = conn.read(&mut buf).unwrap();
+            assert!(n > 0, "connection closed after: {got}");
+            got.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+        }
+        got
+    }
+
+    fn response_complete(r: &str) -> bool {
+        let (head, body) = r.split_once("\r\n\r\n").unwrap();
+        match head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+        {
+            Some(n) => body.len() >= n.parse().unwrap(),
+            None => body.ends_with("0\r\n\r\n"),
+        }
+    }
+
+    #[test]
+    fn keep_alive_auth_record_and_control() {
+        let mock = MockProvider::start(Flavor::Gemini, "gk");
+        let mut conn = TcpStream::connect(mock.addr()).unwrap();
+        let ok = exchange(
+            &mut conn,
+            "POST /v1beta/models/g:generateContent?x=1 HTTP/1.1\r\nx-goog-api-key: gk",
+            "{}",
+        );
+        assert!(
+            ok.starts_with("HTTP/1.1 200") && ok.contains("\"totalTokenCount\":49"),
+            "{ok}"
+        );
+        let denied = exchange(
+            &mut conn,
+            "POST /v1beta/models/g:generateContent HTTP/1.1\r\nx-goog-api-key: no",
+            "",
+        );
+        assert!(
+            denied.starts_with("HTTP/1.1 401") && denied.contains("UNAUTHENTICATED"),
+            "{denied}"
+        );
+        let failed = exchange(
+            &mut conn,
+            "GET /v1beta/models HTTP/1.1\r\nx-goog-api-key: gk\r\nx-mock-status: 429",
+            "",
+        );
+        assert!(
+            failed.starts_with("HTTP/1.1 429") && failed.contains("retry-after: 7"),
+            "{failed}"
+        );
+
+        let log = exchange(&mut conn, "GET /__mock/requests HTTP/1.1", "");
+        assert!(
+            log.contains("\"body_len\":2") && log.contains("\"query\":\"x=1\""),
+            "{log}"
+        );
+        assert_eq!(mock.requests().len(), 3);
+        assert_eq!(mock.last().header("x-mock-status"), Some("429"));
+        assert_eq!(mock.requests()[0].version, "HTTP/1.1");
+        exchange(&mut conn, "DELETE /__mock/requests HTTP/1.1", "");
+        assert!(mock.requests().is_empty());
+    }
+
+    #[test]
+    fn head_has_get_headers_and_no_body() {
+        let mock = MockProvider::start(Flavor::Azure, "ak");
+        let mut conn = TcpStream::connect(mock.addr()).unwrap();
+        let get = exchange(&mut conn, "GET /openai/files HTTP/1.1\r\napi-key: ak", "");
+        assert!(get.contains("\"object\":\"mock.echo\""), "{get}");
+        write!(
+            conn,
+            "HEAD /openai/files HTTP/1.1\r\nhost: x\r\napi-key: ak\r\n\r\n"
+        )
+        .unwrap();
+        let mut buf = [0; 4096];
+        let n = conn.read(&mut buf).unwrap();
+        let head = std::str::from_utf8(&buf[..n]).unwrap();
+        let length = |r: &str| {
+            r.lines()
+                .find(|l| l.starts_with("content-length"))
+                .map(str::to_owned)
+        };
+        assert!(head.ends_with("\r\n\r\n"), "{head}");
+        assert_eq!(length(head), length(&get));
+    }
+
+    #[test]
+    fn sse_events_arrive_spaced_by_the_gap() {
+        let mock = MockProvider::start(Flavor::OpenAi, "ok");
+        let mut conn = TcpStream::connect(mock.addr()).unwrap();
+        let body = r#"{"model":"m","stream":true}"#;
+        let head = "POST /v1/chat/completions HTTP/1.1\r\nauthorization: Bearer ok\r\nx-mock-events: 2\r\nx-mock-gap-ms: 200";
+        write!(
+            conn,
+            "{head}\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let start = Instant::now();
+        let mut buf = [0; 65536];
+        let mut arrivals = vec![];
+        let mut got = String::new();
+        while !got.ends_with("0\r\n\r\n") {
+            let n = conn.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+            arrivals.push(start.elapsed());
+        }
+        // role, 2 deltas, finish, [DONE]: 4 gaps of 200 ms. Each event is its own
+        // read, and the first one is not held back until the end.
+        assert!(arrivals.len() >= 5, "{arrivals:?}");
+        assert!(arrivals[0] < Duration::from_millis(400), "{arrivals:?}");
+        assert!(
+            *arrivals.last().unwrap() >= Duration::from_millis(800),
+            "{arrivals:?}"
+        );
+        assert!(
+            got.contains("text/event-stream") && got.contains("delta1 "),
+            "{got}"
+        );
+    }
+}

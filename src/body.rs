@@ -1,0 +1,170 @@
+//! Reading a request body before the upstream is chosen, for the one case
+//! where the choice depends on it: keys restricted to models, and a model
+//! named only in the JSON body.
+//!
+//! Pingora forwards a body read early only through its retry buffer, which
+//! holds 64 KiB: a larger early-read body would never be sent and the
+//! request would hang. So the head of a larger body is kept here, retry
+//! buffering is switched on only for the last 64 KiB, and
+//! [`Preread::prepend`] puts the head back in front of that tail when
+//! Pingora hands it to `request_body_filter`. That needs the length up
+//! front, so a chunked body of unknown length is refused with 411.
+
+use bytes::{Bytes, BytesMut};
+use pingora::proxy::Session;
+use serde::Deserialize;
+
+use crate::errors::GatewayError;
+
+/// Pingora's retry buffer size (`BODY_BUF_LIMIT` in pingora-core).
+const RETRY_BUFFER: usize = 64 * 1024;
+
+#[derive(Default)]
+pub struct Preread {
+    head: Option<Bytes>,
+}
+
+impl Preread {
+    /// Reads the whole body (at most `max` bytes) and returns it; the body
+    /// still reaches the upstream unchanged.
+    pub async fn read(&mut self, session: &mut Session, max: usize) -> Result<Bytes, GatewayError> {
+        let length = content_length(session)?;
+        if length > max {
+            return Err(too_large(max));
+        }
+        let mut head = BytesMut::new();
+        let mut tail = BytesMut::new();
+        let mut read = 0usize;
+        loop {
+            let buffered = length - read <= RETRY_BUFFER;
+            if buffered {
+                session.as_mut().enable_retry_buffering();
+            }
+            let chunk = session
+                .downstream_session
+                .read_request_body()
+                .await
+                .map_err(|_| {
+                    GatewayError::new(400, "invalid_body", "the request body could not be read")
+                })?;
+            let Some(chunk) = chunk else { break };
+            read += chunk.len();
+            if read > length {
+                return Err(GatewayError::new(
+                    400,
+                    "invalid_body",
+                    "body longer than its Content-Length",
+                ));
+            }
+            if session.as_ref().retry_buffer_truncated() {
+                // Cannot happen while reads stay within the length; refuse
+                // rather than forward a truncated body.
+                return Err(GatewayError::new(
+                    500,
+                    "internal_error",
+                    "request body buffering failed",
+                ));
+            }
+            if buffered {
+                tail.extend_from_slice(&chunk);
+            } else {
+                head.extend_from_slice(&chunk);
+            }
+        }
+        if read != length {
+            return Err(GatewayError::new(
+                400,
+                "invalid_body",
+                "body shorter than its Content-Length",
+            ));
+        }
+        let head = head.freeze();
+        let mut whole = BytesMut::with_capacity(length);
+        whole.extend_from_slice(&head);
+        whole.extend_from_slice(&tail);
+        if !head.is_empty() {
+            self.head = Some(head);
+        }
+        Ok(whole.freeze())
+    }
+
+    /// Called from `request_body_filter`: the first chunk Pingora forwards is
+    /// the retry-buffered tail; the head goes in front of it.
+    pub fn prepend(&mut self, body: &mut Option<Bytes>) {
+        if let Some(head) = self.head.take() {
+            let mut whole =
+                BytesMut::with_capacity(head.len() + body.as_ref().map_or(0, Bytes::len));
+            whole.extend_from_slice(&head);
+            if let Some(tail) = body.as_ref() {
+                whole.extend_from_slice(tail);
+            }
+            *body = Some(whole.freeze());
+        }
+    }
+}
+
+fn content_length(session: &Session) -> Result<usize, GatewayError> {
+    let req = session.req_header();
+    match req.headers.get(http::header::CONTENT_LENGTH) {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| GatewayError::new(400, "invalid_body", "invalid Content-Length")),
+        None if req.headers.contains_key(http::header::TRANSFER_ENCODING) => {
+            Err(GatewayError::new(
+                411,
+                "length_required",
+                "this key is limited to certain models and the model is named in the body: \
+             send the body with a Content-Length",
+            ))
+        }
+        None => Ok(0),
+    }
+}
+
+pub fn too_large(max: usize) -> GatewayError {
+    GatewayError::new(
+        413,
+        "body_too_large",
+        format!("request body is larger than {max} bytes"),
+    )
+}
+
+/// The top-level `model` of a JSON body, if it has one. Other fields are
+/// skipped without being materialised.
+pub fn model_in_json(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct M {
+        model: Option<String>,
+    }
+    serde_json::from_slice::<M>(body).ok()?.model
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_is_found_anywhere_at_top_level() {
+        assert_eq!(
+            model_in_json(br#"{"messages":[{"model":"x"}],"model":"gpt-4o"}"#).as_deref(),
+            Some("gpt-4o")
+        );
+        assert_eq!(model_in_json(br#"{"messages":[]}"#), None);
+        assert_eq!(model_in_json(b"not json"), None);
+    }
+
+    #[test]
+    fn prepend_restores_the_head() {
+        let mut p = Preread {
+            head: Some(Bytes::from_static(b"head-")),
+        };
+        let mut body = Some(Bytes::from_static(b"tail"));
+        p.prepend(&mut body);
+        assert_eq!(body.as_deref(), Some(&b"head-tail"[..]));
+        let mut again = Some(Bytes::from_static(b"x"));
+        p.prepend(&mut again);
+        assert_eq!(again.as_deref(), Some(&b"x"[..]));
+    }
+}

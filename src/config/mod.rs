@@ -1,0 +1,112 @@
+//! Loading the YAML config: parse, resolve `env.` references, validate, and
+//! build the immutable [`Snapshot`] plus the process-level [`Settings`].
+
+mod build;
+pub mod schema;
+mod snapshot;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use build::Settings;
+pub use snapshot::{KeyConfig, ModelFilter, ProviderConfig, Secret, Snapshot, Timeouts};
+
+/// One problem found in the config, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    /// 1-based; 0 when the problem concerns the file as a whole.
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+}
+
+/// What an unset `env.` variable means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Serving: the key is disabled with a warning, so a fresh machine starts.
+    Run,
+    /// `strait check`: every unset variable is an error.
+    Check,
+}
+
+pub struct Loaded {
+    pub snapshot: Snapshot,
+    pub settings: Settings,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads and validates the file at `path` against the process environment.
+pub fn load(path: &Path, mode: Mode) -> Result<Loaded, Vec<Diagnostic>> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read config: {e}"),
+        }]
+    })?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    load_str(&text, &file, &base_dir, mode, &|name| {
+        std::env::var(name).ok()
+    })
+}
+
+/// Validates config text; `env` looks up `env.NAME` references and
+/// `base_dir` anchors relative file paths in the config.
+pub fn load_str(
+    text: &str,
+    file: &str,
+    base_dir: &Path,
+    mode: Mode,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    let raw: schema::RawConfig = serde_saphyr::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        vec![Diagnostic {
+            file: file.to_string(),
+            line,
+            column,
+            message: first_line(&e.to_string()),
+        }]
+    })?;
+    build::build(
+        raw,
+        &build::Context {
+            file,
+            base_dir: PathBuf::from(base_dir),
+            mode,
+            env,
+        },
+    )
+}
+
+/// serde-saphyr renders "error: line L column C: message" and a source
+/// snippet; the diagnostic carries the location itself, so only the message
+/// is kept.
+fn first_line(rendered: &str) -> String {
+    let line = rendered.lines().next().unwrap_or_default().trim();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    match line.strip_prefix("line ").and_then(|l| l.split_once(": ")) {
+        Some((_, message)) => message.to_string(),
+        None => line.to_string(),
+    }
+}

@@ -1,0 +1,120 @@
+//! The YAML file as written: serde types only, no logic.
+//!
+//! Field names of the `providers` block follow Bifrost's `config.json` so an
+//! existing block can be pasted in. Bifrost fields strait does not act on are
+//! accepted (typed as `IgnoredAny`) and reported as warnings by validation.
+
+use std::collections::BTreeMap;
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+pub type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: Option<S<Vec<S<String>>>>,
+    pub admin_listen: Option<S<String>>,
+    #[serde(default)]
+    pub server: RawServer,
+    pub access_log: Option<S<String>>,
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+    #[serde(default)]
+    pub virtual_keys: Vec<S<RawVirtualKey>>,
+    #[serde(default)]
+    pub providers: BTreeMap<String, S<RawProvider>>,
+}
+
+/// Mapped onto Pingora's `ServerConf`; only the fields that make sense for strait.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub threads: Option<S<usize>>,
+    pub pid_file: Option<String>,
+    pub upgrade_sock: Option<String>,
+    pub error_log: Option<String>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub daemon: Option<bool>,
+    pub work_stealing: Option<bool>,
+    pub grace_period_seconds: Option<u64>,
+    pub graceful_shutdown_timeout_seconds: Option<u64>,
+    pub upstream_keepalive_pool_size: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVirtualKey {
+    pub name: S<String>,
+    pub value: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    #[serde(default)]
+    pub keys: Vec<S<RawKey>>,
+    pub network_config: Option<RawNetworkConfig>,
+    // Bifrost fields accepted for compatibility, not acted on.
+    pub concurrency_and_buffer_size: Option<S<IgnoredAny>>,
+    pub proxy_config: Option<S<IgnoredAny>>,
+    pub send_back_raw_response: Option<S<IgnoredAny>>,
+    pub send_back_raw_request: Option<S<IgnoredAny>>,
+    pub store_raw_request_response: Option<S<IgnoredAny>>,
+    pub custom_provider_config: Option<S<IgnoredAny>>,
+    pub openai_config: Option<S<IgnoredAny>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKey {
+    pub name: Option<S<String>>,
+    pub value: Option<S<String>>,
+    pub weight: Option<S<f64>>,
+    pub models: Option<Vec<String>>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub azure_key_config: Option<S<RawAzureKeyConfig>>,
+    // Bifrost fields accepted for compatibility, not acted on.
+    pub id: Option<S<IgnoredAny>>,
+    pub aliases: Option<S<IgnoredAny>>,
+    pub blacklisted_models: Option<S<IgnoredAny>>,
+    pub use_for_batch_api: Option<S<IgnoredAny>>,
+    pub vertex_key_config: Option<S<IgnoredAny>>,
+    pub bedrock_key_config: Option<S<IgnoredAny>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAzureKeyConfig {
+    pub endpoint: Option<S<String>>,
+    pub api_version: Option<S<String>>,
+    pub deployments: Option<S<IgnoredAny>>,
+    pub client_id: Option<S<IgnoredAny>>,
+    pub client_secret: Option<S<IgnoredAny>>,
+    pub tenant_id: Option<S<IgnoredAny>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetworkConfig {
+    pub base_url: Option<S<String>>,
+    #[serde(default)]
+    pub extra_headers: BTreeMap<String, S<String>>,
+    pub default_request_timeout_in_seconds: Option<S<u64>>,
+    pub stream_idle_timeout_in_seconds: Option<S<u64>>,
+    pub connect_timeout_in_seconds: Option<S<u64>>,
+    pub ca_cert_pem: Option<S<String>>,
+    // Bifrost fields accepted for compatibility, not acted on.
+    pub max_retries: Option<S<IgnoredAny>>,
+    pub retry_backoff_initial_ms: Option<S<IgnoredAny>>,
+    pub retry_backoff_max_ms: Option<S<IgnoredAny>>,
+    pub insecure_skip_verify: Option<S<IgnoredAny>>,
+}

@@ -1,0 +1,166 @@
+//! The immutable runtime form of a loaded config. Built once per load and
+//! shared by `Arc`; a request loads it once and uses that one throughout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+
+use crate::auth::VirtualKeys;
+use crate::providers::ProviderKind;
+use crate::upstream::Upstream;
+
+pub struct Snapshot {
+    pub virtual_keys: VirtualKeys,
+    providers: [Option<Arc<ProviderConfig>>; ProviderKind::ALL.len()],
+}
+
+impl Snapshot {
+    pub fn new(virtual_keys: VirtualKeys, providers: Vec<ProviderConfig>) -> Self {
+        let mut slots: [Option<Arc<ProviderConfig>>; ProviderKind::ALL.len()] = Default::default();
+        for p in providers {
+            let i = p.kind.index();
+            slots[i] = Some(Arc::new(p));
+        }
+        Snapshot {
+            virtual_keys,
+            providers: slots,
+        }
+    }
+
+    pub fn provider(&self, kind: ProviderKind) -> Option<&Arc<ProviderConfig>> {
+        self.providers[kind.index()].as_ref()
+    }
+
+    pub fn upstreams(&self) -> impl Iterator<Item = &Arc<Upstream>> {
+        self.providers
+            .iter()
+            .flatten()
+            .flat_map(|p| p.keys.iter().map(|k| &k.upstream))
+    }
+}
+
+pub struct ProviderConfig {
+    pub kind: ProviderKind,
+    pub keys: Vec<KeyConfig>,
+    pub extra_headers: Vec<(HeaderName, HeaderValue)>,
+    pub timeouts: Timeouts,
+    /// Some enabled key is limited to listed models, so the model decides
+    /// which key may serve a request.
+    pub model_restricted: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// Time to the first byte of the response.
+    pub first_byte: Duration,
+    /// Longest silence between two reads of a streamed response.
+    pub stream_idle: Duration,
+}
+
+pub struct KeyConfig {
+    pub name: String,
+    /// `None` when the key's `env.` variable is unset: the key is disabled.
+    pub secret: Option<Secret>,
+    pub missing_env: Option<String>,
+    pub weight: f64,
+    pub models: ModelFilter,
+    pub upstream: Arc<Upstream>,
+    pub api_version: Option<String>,
+}
+
+impl KeyConfig {
+    pub fn usable(&self) -> bool {
+        self.secret.is_some()
+    }
+}
+
+/// A provider credential, pre-rendered as the header values it is sent in.
+/// Marked sensitive so HTTP/2 never indexes it; never printed.
+pub struct Secret {
+    pub plain: HeaderValue,
+    pub bearer: HeaderValue,
+}
+
+impl Secret {
+    pub fn new(value: &str) -> Result<Self, &'static str> {
+        let mut plain = HeaderValue::from_str(value)
+            .map_err(|_| "contains characters not allowed in a header")?;
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {value}"))
+            .map_err(|_| "contains characters not allowed in a header")?;
+        plain.set_sensitive(true);
+        bearer.set_sensitive(true);
+        Ok(Secret { plain, bearer })
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// `models:` of a key: `*` for any, exact names, or prefixes ending in `*`.
+#[derive(Debug, Clone)]
+pub enum ModelFilter {
+    Any,
+    Listed(Vec<String>),
+}
+
+impl ModelFilter {
+    pub fn from_list(list: Option<Vec<String>>) -> Self {
+        match list {
+            None => ModelFilter::Any,
+            Some(l) if l.is_empty() || l.iter().any(|m| m == "*") => ModelFilter::Any,
+            Some(l) => ModelFilter::Listed(l),
+        }
+    }
+
+    pub fn allows(&self, model: Option<&str>) -> bool {
+        match (self, model) {
+            (ModelFilter::Any, _) => true,
+            (ModelFilter::Listed(_), None) => false,
+            (ModelFilter::Listed(list), Some(m)) => {
+                list.iter().any(|p| match p.strip_suffix('*') {
+                    Some(prefix) => m.starts_with(prefix),
+                    None => p == m,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_filter() {
+        let f = ModelFilter::from_list(Some(vec!["gpt-4o".into(), "o3*".into()]));
+        assert!(f.allows(Some("gpt-4o")));
+        assert!(f.allows(Some("o3-mini")));
+        assert!(!f.allows(Some("gpt-4o-mini")));
+        assert!(!f.allows(None));
+        assert!(ModelFilter::from_list(Some(vec!["*".into()])).allows(None));
+        assert!(ModelFilter::from_list(None).allows(Some("x")));
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = Secret::new("sk-very-secret").unwrap();
+        assert_eq!(format!("{s:?}"), "Secret(..)");
+    }
+}
+
+impl Default for Timeouts {
+    /// Minutes, not seconds: a long generation may take that long to start
+    /// answering, and reasoning models can pause mid-stream.
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(600),
+            stream_idle: Duration::from_secs(300),
+        }
+    }
+}

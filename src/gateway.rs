@@ -1,0 +1,214 @@
+//! The Pingora `ProxyHttp` implementation. Each hook is thin and delegates.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::HeaderValue;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+
+use crate::admission;
+use crate::auth::strip_client_credentials;
+use crate::config::Snapshot;
+use crate::ctx::RequestCtx;
+use crate::errors::{respond, GatewayError};
+use crate::observe::AccessLog;
+
+pub struct Gateway {
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub access_log: Arc<AccessLog>,
+}
+
+/// Request headers that describe one hop and are never forwarded.
+const HOP_BY_HOP: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Pingora error type carrying a [`GatewayError`] stored in the context.
+fn gateway_failure(ctx: &mut RequestCtx, err: GatewayError) -> Box<Error> {
+    let status = err.status;
+    ctx.error = Some(err);
+    Error::new(ErrorType::HTTPStatus(status))
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.request_id = crate::observe::request_id(session.req_header());
+        let snapshot = self.snapshot.load_full();
+        match admission::admit(session, ctx, snapshot).await {
+            Ok(()) => Ok(false),
+            Err(err) => {
+                respond(session, &err, &ctx.request_id).await;
+                ctx.error = Some(err);
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let (Some(provider), Some(key)) = (ctx.provider.clone(), ctx.key()) else {
+            return Err(Error::new(ErrorType::InternalError));
+        };
+        match key.upstream.peer(&provider.timeouts) {
+            Some(peer) => Ok(peer),
+            None => {
+                let host = key.upstream.host.clone();
+                Err(gateway_failure(
+                    ctx,
+                    GatewayError::new(
+                        502,
+                        "provider_unreachable",
+                        format!(
+                            "the address of {} ({host}) is not resolved yet",
+                            provider.kind.name()
+                        ),
+                    ),
+                ))
+            }
+        }
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        req: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let (Some(provider), Some(key)) = (ctx.provider.clone(), ctx.key()) else {
+            return Err(Error::new(ErrorType::InternalError));
+        };
+        let uri = ctx
+            .upstream_uri
+            .parse()
+            .or_err(ErrorType::InternalError, "building upstream URI")?;
+        req.set_uri(uri);
+        strip_client_credentials(req);
+        for name in HOP_BY_HOP {
+            req.remove_header(name);
+        }
+        req.insert_header(http::header::HOST, key.upstream.authority.clone())?;
+        // Responses are passed through byte for byte and read for usage, so
+        // the provider is not asked to compress them.
+        req.insert_header(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        )?;
+        for (name, value) in &provider.extra_headers {
+            req.insert_header(name.clone(), value.clone())?;
+        }
+        provider
+            .kind
+            .behaviour()
+            .inject_credential(key, &ctx.native_path, req);
+        Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        ctx.preread.prepend(body);
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if resp.status.is_informational() {
+            return Ok(());
+        }
+        ctx.upstream_status = Some(resp.status.as_u16());
+        ctx.first_byte = Some(ctx.start.elapsed());
+        ctx.streamed = resp
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        if let Some(b) = body {
+            ctx.bytes_out += b.len() as u64;
+        }
+        Ok(None)
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let err = ctx.error.clone().or_else(|| match e.esource() {
+            ErrorSource::Downstream => None,
+            _ => Some(
+                GatewayError::from_proxy_error(e.etype(), ctx.provider_name()).unwrap_or_else(
+                    || {
+                        GatewayError::new(
+                            500,
+                            "internal_error",
+                            "the gateway failed to proxy the request",
+                        )
+                    },
+                ),
+            ),
+        });
+        let code = match &err {
+            Some(err) if session.response_written().is_none() => {
+                respond(session, err, &ctx.request_id).await;
+                err.status
+            }
+            Some(err) => err.status,
+            None => 0,
+        };
+        if ctx.error.is_none() {
+            ctx.error = err;
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        self.access_log.record(session, e, ctx);
+    }
+
+    /// Pingora's error log names the request with this; the query is left
+    /// out because a client may have put a key in it.
+    fn request_summary(&self, session: &Session, _ctx: &RequestCtx) -> String {
+        let req = session.req_header();
+        format!("{} {}", req.method, req.uri.path())
+    }
+}

@@ -1,0 +1,21 @@
+//! strait: an edge gateway for LLM provider APIs, on Pingora.
+//!
+//! Modules read in the order a request travels: [`route`] and [`auth`]
+//! admit it, [`admission`] picks provider and key, [`gateway`] forwards it,
+//! [`observe`] records it.
+
+pub mod admin;
+pub mod admission;
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod ctx;
+pub mod errors;
+pub mod gateway;
+pub mod keys;
+pub mod observe;
+pub mod providers;
+pub mod resolver;
+pub mod route;
+pub mod server;
+pub mod upstream;

@@ -1,0 +1,94 @@
+//! The `strait` command: `strait -c FILE` runs the gateway, `strait check -c
+//! FILE` validates a config.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use strait::config::{self, Mode};
+
+#[derive(Parser)]
+#[command(
+    name = "strait",
+    version,
+    about = "Passthrough gateway for LLM provider APIs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The YAML config file.
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        default_value = "/etc/strait/strait.yaml"
+    )]
+    config: PathBuf,
+    /// Run in the background (Pingora daemon mode; needs server.pid_file).
+    #[arg(short, long)]
+    daemon: bool,
+    /// Take over the listening sockets of a running strait (binary upgrade).
+    #[arg(short, long)]
+    upgrade: bool,
+    /// Validate the config and exit, like `strait check`.
+    #[arg(short, long)]
+    test: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the default).
+    Run,
+    /// Validate the config: exit 0, or print every error and exit 1.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+
+    if cli.test || matches!(cli.command, Some(Command::Check)) {
+        return check(&cli.config);
+    }
+    let loaded = match config::load(&cli.config, Mode::Run) {
+        Ok(l) => l,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    for w in &loaded.warnings {
+        log::warn!("{w}");
+    }
+    let opts = strait::server::Options {
+        daemon: cli.daemon,
+        upgrade: cli.upgrade,
+    };
+    match strait::server::run(loaded, opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match config::load(path, Mode::Check) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!("{}: ok", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

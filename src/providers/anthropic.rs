@@ -1,0 +1,29 @@
+use http::HeaderValue;
+use pingora::http::RequestHeader;
+
+use super::{set_header, Provider};
+use crate::config::KeyConfig;
+
+pub struct Anthropic;
+
+/// Sent only when the client named no version: the SDKs always send their own.
+pub const DEFAULT_VERSION: HeaderValue = HeaderValue::from_static("2023-06-01");
+
+impl Provider for Anthropic {
+    fn name(&self) -> &'static str {
+        "anthropic"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://api.anthropic.com")
+    }
+
+    fn inject_credential(&self, key: &KeyConfig, _path: &str, req: &mut RequestHeader) {
+        if let Some(secret) = &key.secret {
+            set_header(req, "x-api-key", secret.plain.clone());
+        }
+        if !req.headers.contains_key("anthropic-version") {
+            set_header(req, "anthropic-version", DEFAULT_VERSION);
+        }
+    }
+}

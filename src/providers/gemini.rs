@@ -1,0 +1,27 @@
+use pingora::http::RequestHeader;
+
+use super::{segment_after, set_header, Provider};
+use crate::config::KeyConfig;
+
+pub struct Gemini;
+
+impl Provider for Gemini {
+    fn name(&self) -> &'static str {
+        "gemini"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://generativelanguage.googleapis.com")
+    }
+
+    /// `/v1beta/models/{model}:generateContent` (also `tunedModels/`).
+    fn model_in_path<'a>(&self, path: &'a str) -> Option<&'a str> {
+        segment_after(path, "/models/").or_else(|| segment_after(path, "/tunedModels/"))
+    }
+
+    fn inject_credential(&self, key: &KeyConfig, _path: &str, req: &mut RequestHeader) {
+        if let Some(secret) = &key.secret {
+            set_header(req, "x-goog-api-key", secret.plain.clone());
+        }
+    }
+}

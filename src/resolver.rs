@@ -1,0 +1,33 @@
+//! Resolves upstream host names on a background thread: Pingora's
+//! `HttpPeer::new` would resolve synchronously and panic on failure, and the
+//! request path must never wait on DNS.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use crate::config::Snapshot;
+
+/// How often names are looked up again, so provider IP changes are followed.
+const REFRESH: Duration = Duration::from_secs(30);
+
+pub fn spawn(snapshot: Arc<ArcSwap<Snapshot>>) {
+    let spawned = std::thread::Builder::new()
+        .name("strait-resolver".into())
+        .spawn(move || loop {
+            resolve_all(&snapshot.load());
+            std::thread::sleep(REFRESH);
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the DNS resolver thread: {e}");
+    }
+}
+
+fn resolve_all(snapshot: &Snapshot) {
+    for upstream in snapshot.upstreams().filter(|u| u.needs_resolution()) {
+        if let Err(e) = upstream.resolve() {
+            log::warn!("{e}; requests to it fail with 502 until it resolves");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Turning a loaded config into a running Pingora server.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use pingora::prelude::*;
+use pingora::server::configuration::ServerConf;
+use pingora::services::listening::Service;
+
+use crate::admin::Admin;
+use crate::config::{Loaded, Settings};
+use crate::gateway::Gateway;
+use crate::observe::AccessLog;
+
+/// Pingora's defaults that do not suit a gateway of long-lived streams:
+/// one thread, a 300 s sleep before every shutdown, 16 retries.
+fn server_conf(settings: &Settings, daemon: bool) -> ServerConf {
+    let s = &settings.server;
+    let mut conf = ServerConf {
+        threads: s.threads.as_ref().map_or_else(default_threads, |t| t.value),
+        daemon: daemon || s.daemon.unwrap_or(false),
+        grace_period_seconds: Some(s.grace_period_seconds.unwrap_or(0)),
+        graceful_shutdown_timeout_seconds: Some(s.graceful_shutdown_timeout_seconds.unwrap_or(60)),
+        max_retries: 2,
+        work_stealing: s.work_stealing.unwrap_or(true),
+        error_log: s.error_log.clone(),
+        user: s.user.clone(),
+        group: s.group.clone(),
+        ..ServerConf::default()
+    };
+    if let Some(p) = &s.pid_file {
+        conf.pid_file = p.clone();
+    }
+    if let Some(p) = &s.upgrade_sock {
+        conf.upgrade_sock = p.clone();
+    }
+    if let Some(n) = s.upstream_keepalive_pool_size {
+        conf.upstream_keepalive_pool_size = n;
+    }
+    conf
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Port 0 means "any free port": one is picked here so the address can be
+/// printed (Pingora binds later and does not report it).
+fn concrete(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    if addr.port() != 0 {
+        return Ok(addr);
+    }
+    TcpListener::bind(addr)?.local_addr()
+}
+
+pub struct Options {
+    pub daemon: bool,
+    pub upgrade: bool,
+}
+
+/// Builds the server and runs it until it is told to stop.
+pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
+    let Loaded {
+        snapshot, settings, ..
+    } = loaded;
+    let conf = server_conf(&settings, opts.daemon);
+    let pingora_opt = Opt {
+        upgrade: opts.upgrade,
+        daemon: conf.daemon,
+        nocapture: false,
+        test: false,
+        conf: None,
+    };
+    let mut server = Server::new_with_opt_and_conf(pingora_opt, conf);
+    server.bootstrap();
+
+    if snapshot.virtual_keys.is_open() {
+        log::warn!("no virtual_keys configured: serving without client authentication");
+    }
+    let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
+    let access_log = AccessLog::start(settings.access_log.clone())
+        .map_err(|e| format!("cannot open the access log: {e}"))?;
+    let gateway = Gateway {
+        snapshot: snapshot.clone(),
+        access_log: Arc::new(access_log),
+    };
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        gateway,
+        "strait gateway",
+    );
+    let mut bound = Vec::new();
+    for addr in &settings.listen {
+        let addr = concrete(*addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
+        proxy.add_tcp(&addr.to_string());
+        bound.push(addr);
+    }
+    server.add_service(proxy);
+
+    let admin_addr = match settings.admin_listen {
+        Some(addr) => {
+            let addr = concrete(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
+            let mut admin = Service::new("strait admin".to_string(), Admin);
+            admin.add_tcp(&addr.to_string());
+            server.add_service(admin);
+            Some(addr)
+        }
+        None => None,
+    };
+
+    crate::resolver::spawn(snapshot);
+    for addr in &bound {
+        log::info!("gateway listening on {addr}");
+    }
+    if let Some(addr) = admin_addr {
+        log::info!("admin listening on {addr}");
+    }
+    server.run_forever()
+}

@@ -1,0 +1,130 @@
+"""The three ways onto /azure_passthrough — DESIGN §8:
+AzureOpenAI(azure_endpoint=…), OpenAI(base_url=…/openai/v1), Anthropic(base_url=…/anthropic)."""
+
+import pytest
+from anthropic import Anthropic
+from openai import AzureOpenAI, OpenAI
+
+from conftest import AZURE, REPLY_TEXT, STREAM_TEXT, TIMEOUT, USAGE, check_upstream, native_headers
+
+INPUT, OUTPUT, TOTAL, CACHED, CACHE_CREATION, _ = USAGE["azure"]
+API_VERSION = "2024-10-21"
+DEPLOYMENT = "gpt-4o-mini-deploy"
+MESSAGES = [{"role": "user", "content": "hi"}]
+API_KEY = ("api-key", AZURE.key)
+
+
+def stream_text_and_usage(stream):
+    """Azure's first chunk has empty `choices` (prompt filter results) and the
+    last one, with include_usage, too."""
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    return text, chunks[-1].usage, {c.model for c in chunks if c.choices}
+
+
+# --- AzureOpenAI: /openai/deployments/{d}/…?api-version=, api-key ----------------
+
+
+@pytest.fixture
+def azure():
+    return AzureOpenAI(
+        azure_endpoint=AZURE.base(),
+        api_version=API_VERSION,
+        api_key=AZURE.client_key,
+        max_retries=0,
+        timeout=TIMEOUT,
+    )
+
+
+def check_deployment(req):
+    path = f"/openai/deployments/{DEPLOYMENT}/chat/completions"
+    check_upstream(req, path=path, credential=API_KEY, model=DEPLOYMENT, query=[("api-version", API_VERSION)])
+
+
+def test_azure_openai_chat(azure):
+    r = azure.chat.completions.create(model=DEPLOYMENT, messages=MESSAGES)
+    assert r.choices[0].message.content == REPLY_TEXT
+    assert r.model == DEPLOYMENT
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.total_tokens) == (INPUT, OUTPUT, TOTAL)
+    check_deployment(AZURE.only())
+
+
+def test_azure_openai_chat_stream(azure):
+    stream = azure.chat.completions.create(
+        model=DEPLOYMENT, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    text, usage, models = stream_text_and_usage(stream)
+    assert text == STREAM_TEXT
+    assert models == {DEPLOYMENT}
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (INPUT, OUTPUT, TOTAL)
+    check_deployment(AZURE.only())
+
+
+# --- OpenAI on the v1 API: /openai/v1/…, no api-version ---------------------------
+
+
+@pytest.fixture
+def openai_v1():
+    return OpenAI(
+        base_url=AZURE.base("/openai/v1"),
+        api_key=AZURE.client_key,
+        # Sent as `Authorization: Bearer`; the gateway turns it into api-key.
+        default_headers=native_headers("api-key", AZURE),
+        max_retries=0,
+        timeout=TIMEOUT,
+    )
+
+
+def test_openai_v1_chat(openai_v1):
+    r = openai_v1.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert r.choices[0].message.content == REPLY_TEXT
+    assert r.model == "gpt-4o-mini"
+    assert r.usage.total_tokens == TOTAL
+    check_upstream(AZURE.only(), path="/openai/v1/chat/completions", credential=API_KEY, model="gpt-4o-mini")
+
+
+def test_openai_v1_chat_stream(openai_v1):
+    stream = openai_v1.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    text, usage, models = stream_text_and_usage(stream)
+    assert text == STREAM_TEXT
+    assert models == {"gpt-4o-mini"}
+    assert usage.total_tokens == TOTAL
+    check_upstream(AZURE.only(), path="/openai/v1/chat/completions", credential=API_KEY, model="gpt-4o-mini")
+
+
+# --- Anthropic on Azure: /anthropic/v1/messages, x-api-key ------------------------
+
+
+@pytest.fixture
+def claude():
+    return Anthropic(
+        base_url=AZURE.base("/anthropic"),
+        api_key=AZURE.client_key,
+        default_headers=native_headers("x-api-key", AZURE),
+        max_retries=0,
+        timeout=TIMEOUT,
+    )
+
+
+def check_claude(req):
+    check_upstream(req, path="/anthropic/v1/messages", credential=("x-api-key", AZURE.key), model="claude-sonnet-4-6")
+
+
+def test_anthropic_messages(claude):
+    m = claude.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES)
+    assert m.content[0].text == REPLY_TEXT
+    u = m.usage
+    assert (u.input_tokens, u.output_tokens, u.cache_read_input_tokens) == (INPUT, OUTPUT, CACHED)
+    assert u.cache_creation_input_tokens == CACHE_CREATION
+    check_claude(AZURE.only())
+
+
+def test_anthropic_messages_stream(claude):
+    with claude.messages.stream(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == STREAM_TEXT
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (INPUT, OUTPUT)
+    check_claude(AZURE.only())
