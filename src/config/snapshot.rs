@@ -59,6 +59,18 @@ pub struct Timeouts {
     pub stream_idle: Duration,
 }
 
+impl Default for Timeouts {
+    /// Minutes, not seconds: a long generation may take that long to start
+    /// answering, and reasoning models can pause mid-stream.
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(600),
+            stream_idle: Duration::from_secs(300),
+        }
+    }
+}
+
 pub struct KeyConfig {
     pub name: String,
     /// `None` when the key's `env.` variable is unset: the key is disabled.
@@ -150,17 +162,5 @@ mod tests {
     fn secret_debug_is_redacted() {
         let s = Secret::new("sk-very-secret").unwrap();
         assert_eq!(format!("{s:?}"), "Secret(..)");
-    }
-}
-
-impl Default for Timeouts {
-    /// Minutes, not seconds: a long generation may take that long to start
-    /// answering, and reasoning models can pause mid-stream.
-    fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(10),
-            first_byte: Duration::from_secs(600),
-            stream_idle: Duration::from_secs(300),
-        }
     }
 }

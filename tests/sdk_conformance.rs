@@ -1,0 +1,71 @@
+//! The official Python SDKs (openai, anthropic, google-genai) pointed at a
+//! real strait in front of the mock providers: `tests/sdk/*.py`, run by pytest
+//! in the venv `tests/sdk/setup.sh` prepares. A missing Python or a pip
+//! failure fails this test: the suite is never skipped silently.
+
+mod support;
+
+use std::process::Command;
+
+use support::*;
+
+#[test]
+fn official_sdks_work_through_the_gateway() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let setup = Command::new("bash")
+        .arg(format!("{root}/tests/sdk/setup.sh"))
+        .output()
+        .expect("bash runs tests/sdk/setup.sh");
+    assert!(
+        setup.status.success(),
+        "SDK venv setup failed:\n{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let python = String::from_utf8_lossy(&setup.stdout)
+        .lines()
+        .last()
+        .expect("setup.sh prints the venv python")
+        .trim()
+        .to_string();
+
+    let mocks = Mocks::start();
+    let gw = Gateway::start(&mocks.config(""));
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            &format!("{root}/tests/sdk"),
+        ])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("STRAIT_URL", format!("http://{}", gw.addr))
+        .env("STRAIT_VIRTUAL_KEY", VK)
+        .env("MOCK_OPENAI_URL", mocks.openai.url())
+        .env("MOCK_ANTHROPIC_URL", mocks.anthropic.url())
+        .env("MOCK_GEMINI_URL", mocks.gemini.url())
+        .env("MOCK_AZURE_URL", mocks.azure.url())
+        .env("OPENAI_KEY", OPENAI_KEY)
+        .env("ANTHROPIC_KEY", ANTHROPIC_KEY)
+        .env("GEMINI_KEY", GEMINI_KEY)
+        .env("AZURE_KEY", AZURE_KEY)
+        .output()
+        .expect("pytest runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{report}");
+    assert!(
+        out.status.success(),
+        "SDK conformance suite failed:\n{report}\n--- strait logs ---\n{}",
+        gw.logs()
+    );
+    assert!(report.contains(" passed"), "pytest ran no test:\n{report}");
+    assert!(
+        !report.contains(" skipped"),
+        "SDK tests were skipped:\n{report}"
+    );
+}
