@@ -1,6 +1,6 @@
 //! Everything decided before the upstream is contacted: route, path check,
-//! virtual key, provider, model and key. Any refusal is a [`GatewayError`]
-//! and nothing reaches a provider.
+//! virtual key, provider, model, key and credential. Any refusal is a
+//! [`GatewayError`] and nothing reaches a provider.
 
 use std::sync::Arc;
 
@@ -9,14 +9,15 @@ use pingora::proxy::Session;
 
 use crate::auth::{AuthOutcome, CLIENT_CREDENTIAL_PARAMS};
 use crate::body::model_in_json;
-use crate::config::Snapshot;
+use crate::config::{Credential, Resolved, Snapshot};
 use crate::ctx::RequestCtx;
 use crate::errors::GatewayError;
 use crate::keys;
-use crate::providers::ProviderKind;
+use crate::providers::{is_vertex_model, is_vertex_path, ProviderKind};
 use crate::route::{self, filter_query, Route};
 
-/// Largest body read before forwarding (only for model-restricted keys).
+/// Largest body read before forwarding (when the key or the provider
+/// depends on the body's model).
 pub const MAX_PREREAD: usize = 32 * 1024 * 1024;
 
 const METHODS: [Method; 6] = [
@@ -76,7 +77,27 @@ pub async fn admit(
         }
     }
 
-    let kind = provider_for(route);
+    // The body is read at most once, and only when a decision depends on it.
+    let mut body_model: Option<Option<String>> = None;
+    let kind = match route {
+        Route::OpenAi => ProviderKind::OpenAi,
+        Route::Anthropic => ProviderKind::Anthropic,
+        Route::Azure => ProviderKind::Azure,
+        Route::GenAi if is_vertex_path(&ctx.native_path) || has_google_token(session) => {
+            ProviderKind::Vertex
+        }
+        Route::GenAi if snapshot.provider(ProviderKind::Vertex).is_some() => {
+            let model = read_body_model(session, ctx).await?;
+            let vertex = model.as_deref().is_some_and(is_vertex_model);
+            body_model = Some(model);
+            if vertex {
+                ProviderKind::Vertex
+            } else {
+                ProviderKind::Gemini
+            }
+        }
+        Route::GenAi => ProviderKind::Gemini,
+    };
     let provider = snapshot.provider(kind).cloned().ok_or_else(|| {
         GatewayError::new(
             503,
@@ -89,28 +110,36 @@ pub async fn admit(
     let mut model = behaviour
         .model_in_path(&ctx.native_path)
         .map(str::to_string);
-    if model.is_none() && provider.model_restricted && !session.as_mut().is_body_empty() {
-        if is_continue_expected(session) {
-            session
-                .write_continue_response()
-                .await
-                .map_err(|_| GatewayError::new(400, "invalid_body", "client went away"))?;
-            session.req_header_mut().remove_header("expect");
-        }
-        let whole = ctx.preread.read(session, MAX_PREREAD).await?;
-        model = model_in_json(&whole);
-        ctx.bytes_in += whole.len() as u64;
+    if model.is_none() && provider.model_restricted && body_model.is_none() {
+        body_model = Some(read_body_model(session, ctx).await?);
+    }
+    if model.is_none() {
+        // A Vertex resource name selects keys by its last segment.
+        model = body_model
+            .flatten()
+            .map(|m| m.rsplit('/').next().unwrap_or_default().to_string());
     }
     ctx.model = model;
 
     let index = keys::select(&provider, ctx.model.as_deref())?;
     let key = &provider.keys[index];
+    ctx.credential = Some(match &key.credential {
+        Credential::Key(secret) => Resolved::Key(secret.clone()),
+        Credential::Token(source) => Resolved::Bearer(source.bearer().await?),
+        Credential::Disabled => {
+            return Err(GatewayError::new(
+                500,
+                "internal_error",
+                "selected a disabled key",
+            ))
+        }
+    });
     let query = behaviour.upstream_query(key, &ctx.native_path, client_query);
-    let native = &ctx.native_path;
+    let path = behaviour.upstream_path(key, &ctx.native_path);
     let mut uri =
-        String::with_capacity(key.upstream.base_path.len() + native.len() + query.len() + 1);
+        String::with_capacity(key.upstream.base_path.len() + path.len() + query.len() + 1);
     uri.push_str(&key.upstream.base_path);
-    uri.push_str(native);
+    uri.push_str(&path);
     if !query.is_empty() {
         uri.push('?');
         uri.push_str(&query);
@@ -121,14 +150,39 @@ pub async fn admit(
     Ok(())
 }
 
-/// The provider a route serves. (GenAI → Vertex detection joins here.)
-fn provider_for(route: Route) -> ProviderKind {
-    match route {
-        Route::OpenAi => ProviderKind::OpenAi,
-        Route::Anthropic => ProviderKind::Anthropic,
-        Route::Azure => ProviderKind::Azure,
-        Route::GenAi => ProviderKind::Gemini,
+/// A Google OAuth token marks a Vertex client. It is only looked at, never
+/// forwarded.
+fn has_google_token(session: &Session) -> bool {
+    session
+        .req_header()
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("bearer") && token.trim().starts_with("ya29.")
+        })
+}
+
+/// The JSON body's top-level `model`, reading the body before forwarding
+/// (it still reaches the provider unchanged).
+async fn read_body_model(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<Option<String>, GatewayError> {
+    if session.as_mut().is_body_empty() {
+        return Ok(None);
     }
+    if is_continue_expected(session) {
+        session
+            .write_continue_response()
+            .await
+            .map_err(|_| GatewayError::new(400, "invalid_body", "client went away"))?;
+        session.req_header_mut().remove_header("expect");
+    }
+    let whole = ctx.preread.read(session, MAX_PREREAD).await?;
+    ctx.bytes_in += whole.len() as u64;
+    Ok(model_in_json(&whole))
 }
 
 fn is_continue_expected(session: &Session) -> bool {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::body::Preread;
-use crate::config::{KeyConfig, ProviderConfig, Snapshot};
+use crate::config::{KeyConfig, ProviderConfig, Resolved, Snapshot};
 use crate::errors::GatewayError;
 use crate::route::Route;
 
@@ -17,6 +17,9 @@ pub struct RequestCtx {
     pub virtual_key: Option<String>,
     pub provider: Option<Arc<ProviderConfig>>,
     pub key_index: Option<usize>,
+    /// The key's credential for this request (a minted token is resolved
+    /// before connecting, so a token failure is a clean gateway error).
+    pub credential: Option<Resolved>,
     /// Provider-native path (prefix stripped), used to pick credentials.
     pub native_path: String,
     /// Path and query sent upstream.
@@ -41,6 +44,7 @@ impl RequestCtx {
             virtual_key: None,
             provider: None,
             key_index: None,
+            credential: None,
             native_path: String::new(),
             upstream_uri: String::new(),
             model: None,

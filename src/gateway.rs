@@ -93,7 +93,9 @@ impl ProxyHttp for Gateway {
         req: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let (Some(provider), Some(key)) = (ctx.provider.clone(), ctx.key()) else {
+        let (Some(provider), Some(key), Some(cred)) =
+            (ctx.provider.clone(), ctx.key(), &ctx.credential)
+        else {
             return Err(Error::new(ErrorType::InternalError));
         };
         let uri = ctx
@@ -118,7 +120,7 @@ impl ProxyHttp for Gateway {
         provider
             .kind
             .behaviour()
-            .inject_credential(key, &ctx.native_path, req);
+            .inject_credential(cred, &ctx.native_path, req);
         Ok(())
     }
 

@@ -18,4 +18,5 @@ pub mod providers;
 pub mod resolver;
 pub mod route;
 pub mod server;
+pub mod tokens;
 pub mod upstream;

@@ -109,6 +109,8 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         None => None,
     };
 
+    let tokens = snapshot.clone();
+    crate::tokens::spawn_refresher(move || tokens.load().token_sources());
     crate::resolver::spawn(snapshot);
     for addr in &bound {
         log::info!("gateway listening on {addr}");

@@ -7,6 +7,7 @@ mod support;
 
 use std::process::Command;
 
+use strait_mock::{test_service_account_json, TokenServer};
 use support::*;
 
 #[test]
@@ -29,7 +30,17 @@ fn official_sdks_work_through_the_gateway() {
         .to_string();
 
     let mocks = Mocks::start();
-    let gw = Gateway::start(&mocks.config(""));
+    // Vertex: a Gemini-flavor mock that accepts only tokens the Google token
+    // mock issued to the gateway's service account.
+    let google = TokenServer::google(3600);
+    let vertex = MockProvider::start(Flavor::Gemini, "vertex-takes-no-api-key");
+    vertex.accept_tokens_from(&google);
+    let sa = test_service_account_json(&google.token_url());
+    let gw = Gateway::start(&mocks.config(&format!(
+        "  vertex:\n    network_config: {{ base_url: \"{}\" }}\n    keys:\n      - name: gcp\n        vertex_key_config:\n          project_id: strait-test-project\n          region: us-central1\n          auth_credentials: '{}'\n",
+        vertex.url(),
+        sa.replace('\'', "''").replace('\n', " ")
+    )));
     let out = Command::new(&python)
         .args([
             "-m",
@@ -46,6 +57,10 @@ fn official_sdks_work_through_the_gateway() {
         .env("MOCK_ANTHROPIC_URL", mocks.anthropic.url())
         .env("MOCK_GEMINI_URL", mocks.gemini.url())
         .env("MOCK_AZURE_URL", mocks.azure.url())
+        .env("MOCK_VERTEX_URL", vertex.url())
+        .env("VERTEX_PROJECT", "strait-test-project")
+        .env("VERTEX_REGION", "us-central1")
+        .env("VERTEX_TOKEN_URL", google.token_url())
         .env("OPENAI_KEY", OPENAI_KEY)
         .env("ANTHROPIC_KEY", ANTHROPIC_KEY)
         .env("GEMINI_KEY", GEMINI_KEY)

@@ -15,23 +15,41 @@
 //! Replies are deterministic: text [`REPLY_TEXT`] (streams: [`delta_text`]`(i)` for
 //! each delta), the model taken from the request, and each flavor's own token
 //! counts ([`OPENAI_USAGE`], [`ANTHROPIC_USAGE`], [`GEMINI_USAGE`], [`AZURE_USAGE`]).
+//!
+//! [`TokenServer`] impersonates the OAuth token endpoints strait mints tokens from
+//! (Google's JWT-bearer grant for Vertex AI, Entra ID client credentials for
+//! Azure); [`MockProvider::accept_tokens_from`] makes a provider accept what it
+//! issued. [`test_service_account_json`] is a service account whose (throwaway,
+//! test-only) key the Google token server trusts.
 
 mod anthropic;
 mod auth;
 mod azure;
 mod call;
+mod entra;
 mod gemini;
+mod jwt;
+mod listen;
 mod openai;
 mod recorded;
 mod server;
 mod sse;
+mod test_account;
+#[cfg(test)]
+mod test_http;
+mod token;
+#[cfg(test)]
+mod token_tests;
 
 pub use recorded::Recorded;
+pub use test_account::{
+    test_service_account_json, TEST_ACCOUNT_EMAIL, TEST_PRIVATE_KEY_ID, TEST_PROJECT_ID,
+};
+pub use token::TokenServer;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 
 /// Which provider a [`MockProvider`] impersonates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,16 +152,27 @@ struct State {
     flavor: Flavor,
     key: Mutex<String>,
     bearer: Mutex<Option<String>>,
+    /// The issued-token lists of the token servers given to `accept_tokens_from`.
+    token_sources: Mutex<Vec<token::Issued>>,
     log: Mutex<Vec<Recorded>>,
     seq: AtomicU64,
+}
+
+impl State {
+    /// Whether `Authorization: Bearer <token>` stands in for the native credential.
+    fn accepts_bearer(&self, token: &str) -> bool {
+        lock(&self.bearer).as_deref() == Some(token)
+            || lock(&self.token_sources)
+                .iter()
+                .any(|issued| lock(issued).iter().any(|t| t == token))
+    }
 }
 
 /// A running mock provider. Dropping it stops the server and closes its connections.
 pub struct MockProvider {
     state: Arc<State>,
     addr: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _server: listen::Running,
 }
 
 impl MockProvider {
@@ -154,15 +183,16 @@ impl MockProvider {
             flavor,
             key: Mutex::new(key.to_owned()),
             bearer: Mutex::new(None),
+            token_sources: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             seq: AtomicU64::new(0),
         });
-        let (addr, shutdown, thread) = server::spawn(state.clone());
+        let (listener, addr) = listen::bind();
+        let server = server::spawn(listener, state.clone());
         MockProvider {
             state,
             addr,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -209,16 +239,13 @@ impl MockProvider {
     pub fn set_bearer_token(&self, token: &str) {
         *lock(&self.state.bearer) = Some(token.to_owned());
     }
-}
 
-impl Drop for MockProvider {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    /// From now on also accepts `Authorization: Bearer <t>` for every token `t` that
+    /// `tokens` has issued or will issue (Vertex-style calls to the Gemini flavor
+    /// with a Google token, Entra ID tokens for Azure). A bearer token it did not
+    /// issue is refused with the provider's 401 for a bad OAuth token.
+    pub fn accept_tokens_from(&self, tokens: &TokenServer) {
+        lock(&self.state.token_sources).push(tokens.issued_list());
     }
 }
 

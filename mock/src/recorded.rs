@@ -17,6 +17,27 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// The request as it arrived: header names lower-case, values as (lossy) text.
+    pub(crate) fn from_parts(parts: &hyper::http::request::Parts, body: &[u8]) -> Recorded {
+        Recorded {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: body.to_vec(),
+            version: format!("{:?}", parts.version),
+        }
+    }
+
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers_named(name).into_iter().next()
@@ -33,20 +54,12 @@ impl Recorded {
 
     /// The query string split into percent-decoded pairs (`+` is a space), in order.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        let decode = |s: &str| {
-            percent_decode_str(&s.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        let query = self.query.as_deref().unwrap_or("");
-        query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (decode(k), decode(v))
-            })
-            .collect()
+        form_pairs(self.query.as_deref().unwrap_or(""))
+    }
+
+    /// The body read as `application/x-www-form-urlencoded` pairs, in order.
+    pub fn form_pairs(&self) -> Vec<(String, String)> {
+        form_pairs(&String::from_utf8_lossy(&self.body))
     }
 
     /// The body parsed as JSON; panics (showing the body) if it is not JSON.
@@ -68,6 +81,31 @@ impl Recorded {
         v["body"] = String::from_utf8_lossy(&self.body).into_owned().into();
         v["body_len"] = self.body.len().into();
         v
+    }
+}
+
+/// `a=1&b=x+y` split into percent-decoded pairs (`+` is a space), in order.
+pub(crate) fn form_pairs(s: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// The single value of form field `name`; a missing or repeated field is `None`.
+pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    let mut values = form.iter().filter(|(n, _)| n == name);
+    match (values.next(), values.next()) {
+        (Some((_, v)), None) => Some(v),
+        _ => None,
     }
 }
 

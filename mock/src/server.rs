@@ -1,100 +1,34 @@
-//! The server: its thread and runtime, the accept loop, and one request's way
-//! through recording, test controls, auth and the flavor's routes.
+//! One request's way through a mock provider: recording, test controls, auth and
+//! the flavor's routes. (The thread, runtime and accept loop are in `listen`.)
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper::{Request, Response};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 use crate::call::{Call, Dialect, Reply};
+use crate::listen::{self, json_response, Body, Running};
 use crate::{
     anthropic, auth, azure, gemini, lock, openai, sse, Flavor, Recorded, State, DEFAULT_EVENTS,
 };
 
-type Body = UnsyncBoxBody<Bytes, Infallible>;
-
-/// Binds `127.0.0.1:0` now, then serves on a new thread until `shutdown` fires.
-pub(crate) fn spawn(state: Arc<State>) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").expect("strait-mock: bind 127.0.0.1:0");
-    listener
-        .set_nonblocking(true)
-        .expect("strait-mock: set_nonblocking");
-    let addr = listener.local_addr().expect("strait-mock: local_addr");
-    let (tx, rx) = oneshot::channel();
-    let thread = std::thread::Builder::new()
-        .name(format!("strait-mock-{:?}", state.flavor))
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("strait-mock: runtime");
-            rt.block_on(serve(listener, state, rx));
-            // Dropping the runtime here drops every connection task.
-        })
-        .expect("strait-mock: spawn thread");
-    (addr, tx, thread)
-}
-
-async fn serve(
-    listener: std::net::TcpListener,
-    state: Arc<State>,
-    mut shutdown: oneshot::Receiver<()>,
-) {
-    let listener = tokio::net::TcpListener::from_std(listener).expect("strait-mock: listener");
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
-                    // HTTP/1.1 with keep-alive, or h2c with prior knowledge.
-                    let builder = auto::Builder::new(TokioExecutor::new());
-                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        }
-    }
+/// Serves `state`'s flavor on `listener` until the returned guard is dropped.
+pub(crate) fn spawn(listener: std::net::TcpListener, state: Arc<State>) -> Running {
+    let name = format!("strait-mock-{:?}", state.flavor);
+    listen::spawn(listener, name, move |req| handle(state.clone(), req))
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, hyper::Error> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
     if let Some(control) = parts.uri.path().strip_prefix("/__mock/") {
-        return Ok(control_route(&state, parts.method.as_str(), control));
+        return Ok(control_route(&state.log, parts.method.as_str(), control));
     }
-    let rec = Recorded {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-        version: format!("{:?}", parts.version),
-    };
+    let rec = Recorded::from_parts(&parts, &body);
     let seq = state.seq.fetch_add(1, Ordering::Relaxed) + 1;
     lock(&state.log).push(rec.clone());
 
@@ -105,8 +39,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     let gap = Duration::from_millis(number("x-mock-gap-ms").unwrap_or(0));
     let dialect = Dialect::of(state.flavor, &rec.path);
     let key = lock(&state.key).clone();
-    let bearer = lock(&state.bearer).clone();
-    if let Err(reply) = auth::check(dialect, &rec, &key, bearer.as_deref()) {
+    if let Err(reply) = auth::check(dialect, &rec, &key, &|t| state.accepts_bearer(t)) {
         return Ok(respond(dialect, seq, reply, gap, &[]));
     }
     if let Some(status) = number("x-mock-status") {
@@ -154,14 +87,18 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
 }
 
 /// `GET /__mock/requests` (the log), `DELETE /__mock/requests` (clear it).
-fn control_route(state: &State, method: &str, path: &str) -> Response<Body> {
+pub(crate) fn control_route(
+    log: &Mutex<Vec<Recorded>>,
+    method: &str,
+    path: &str,
+) -> Response<Body> {
     let (status, body) = match (method, path) {
         ("GET", "requests") => (
             200,
-            Value::Array(lock(&state.log).iter().map(Recorded::to_wire).collect()),
+            Value::Array(lock(log).iter().map(Recorded::to_wire).collect()),
         ),
         ("DELETE", "requests") => {
-            let mut log = lock(&state.log);
+            let mut log = lock(log);
             let cleared = log.len();
             log.clear();
             (200, json!({"cleared": cleared}))
@@ -169,14 +106,6 @@ fn control_route(state: &State, method: &str, path: &str) -> Response<Body> {
         _ => (404, json!({"error": "unknown mock control route"})),
     };
     json_response(status, "application/json", &body)
-}
-
-fn json_response(status: u16, content_type: &str, body: &Value) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())).boxed_unsync());
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut()
-        .insert("content-type", content_type.parse().expect("content type"));
-    r
 }
 
 fn respond(
@@ -225,36 +154,8 @@ mod tests {
     use std::net::TcpStream;
     use std::time::{Duration, Instant};
 
+    use crate::test_http::exchange;
     use crate::{Flavor, MockProvider};
-
-    /// Sends one HTTP/1.1 request on `conn` and reads the whole response.
-    fn exchange(conn: &mut TcpStream, head: &str, body: &str) -> String {
-        write!(
-            conn,
-            "{head}\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut buf = vec![0; 65536];
-        let mut got = String::new();
-        while !(got.contains("\r\n\r\n") && response_complete(&got)) {
-            let n = conn.read(&mut buf).unwrap();
-            assert!(n > 0, "connection closed after: {got}");
-            got.push_str(std::str::from_utf8(&buf[..n]).unwrap());
-        }
-        got
-    }
-
-    fn response_complete(r: &str) -> bool {
-        let (head, body) = r.split_once("\r\n\r\n").unwrap();
-        match head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length: "))
-        {
-            Some(n) => body.len() >= n.parse().unwrap(),
-            None => body.ends_with("0\r\n\r\n"),
-        }
-    }
 
     #[test]
     fn keep_alive_auth_record_and_control() {

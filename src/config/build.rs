@@ -9,11 +9,17 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use serde_saphyr::Spanned;
 
-use super::schema::{RawConfig, RawKey, RawNetworkConfig, RawProvider, RawServer};
-use super::snapshot::{KeyConfig, ModelFilter, ProviderConfig, Secret, Snapshot, Timeouts};
+use super::schema::{
+    RawAzureKeyConfig, RawConfig, RawKey, RawNetworkConfig, RawProvider, RawServer,
+};
+use super::snapshot::{
+    Credential, KeyConfig, ModelFilter, ProviderConfig, Secret, Snapshot, Timeouts, VertexTarget,
+};
 use super::{Diagnostic, Loaded, Mode};
 use crate::auth::{VirtualKeys, CLIENT_CREDENTIAL_HEADERS, STRAIT_HEADER_PREFIX};
-use crate::providers::ProviderKind;
+use crate::providers::{vertex_base_url, ProviderKind};
+use crate::tokens::entra::{DEFAULT_AUTHORITY, DEFAULT_SCOPE};
+use crate::tokens::{EntraClient, Minter, ServiceAccount, TokenSource};
 use crate::upstream::{parse_pem_certs, Upstream};
 
 pub struct Context<'a> {
@@ -320,7 +326,6 @@ fn key_config(
         (&k.aliases, "aliases"),
         (&k.blacklisted_models, "blacklisted_models"),
         (&k.use_for_batch_api, "use_for_batch_api"),
-        (&k.vertex_key_config, "vertex_key_config"),
         (&k.bedrock_key_config, "bedrock_key_config"),
     ] {
         c.ignored(field, name);
@@ -342,11 +347,20 @@ fn key_config(
         None => 1.0,
     };
 
+    let label = format!("{} key `{name}`", kind.name());
     let mut api_version = None;
-    let key_upstream = match (&k.azure_key_config, kind) {
-        (Some(az), ProviderKind::Azure) => {
-            if let Some(v) = &az.value.api_version {
-                if HeaderValue::from_str(&v.value).is_err() || v.value.contains(['&', '#', ' ']) {
+    let mut vertex = None;
+    let mut minter = None;
+    let key_upstream = match (kind, &k.azure_key_config, &k.vertex_key_config) {
+        (ProviderKind::Azure, Some(az), None) => {
+            let az = &az.value;
+            if let Some(v) = &az.api_version {
+                if v.value.is_empty()
+                    || !v
+                        .value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+                {
                     c.error(
                         v,
                         format!("{what}: api_version {:?} is not a plain value", v.value),
@@ -354,71 +368,227 @@ fn key_config(
                 }
                 api_version = Some(v.value.clone());
             }
-            c.ignored(&az.value.deployments, "azure_key_config.deployments");
-            for (field, n) in [
-                (&az.value.client_id, "client_id"),
-                (&az.value.client_secret, "client_secret"),
-                (&az.value.tenant_id, "tenant_id"),
-            ] {
-                if let Some(f) = field {
-                    c.error(
-                        f,
-                        format!("{what}: azure_key_config.{n} (Entra ID) is not supported yet"),
-                    );
-                }
-            }
-            match &az.value.endpoint {
+            c.ignored(&az.deployments, "azure_key_config.deployments");
+            minter = entra(c, &what, az);
+            match &az.endpoint {
                 Some(url) => upstream(c, url, extra_ca),
                 None => {
-                    c.error(az, format!("{what}: azure_key_config.endpoint is required"));
+                    c.error(
+                        raw,
+                        format!("{what}: azure_key_config.endpoint is required"),
+                    );
                     None
                 }
             }
         }
-        (None, ProviderKind::Azure) => {
+        (ProviderKind::Azure, None, _) => {
             c.error(
                 raw,
                 format!("{what}: azure keys need azure_key_config.endpoint"),
             );
             None
         }
-        (Some(az), _) => {
+        (ProviderKind::Vertex, None, Some(vx)) => {
+            let vx = &vx.value;
+            c.ignored(&vx.project_number, "vertex_key_config.project_number");
+            c.ignored(&vx.deployments, "vertex_key_config.deployments");
+            for (v, field) in [(&vx.project_id, "project_id"), (&vx.region, "region")] {
+                let ok = !v.value.is_empty()
+                    && v.value
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                if !ok {
+                    c.error(
+                        v,
+                        format!("{what}: vertex_key_config.{field} must be [a-z0-9-]"),
+                    );
+                }
+            }
+            vertex = Some(VertexTarget {
+                project: vx.project_id.value.clone(),
+                region: vx.region.value.clone(),
+            });
+            if let Some(creds) = &vx.auth_credentials {
+                minter = service_account(c, &what, creds);
+            }
+            match shared_upstream {
+                Some(u) => Some(u.clone()),
+                None => {
+                    let url = Spanned::new(
+                        vertex_base_url(&vx.region.value),
+                        vx.region.referenced,
+                        vx.region.defined,
+                    );
+                    upstream(c, &url, extra_ca)
+                }
+            }
+        }
+        (ProviderKind::Vertex, None, None) => {
+            c.error(
+                raw,
+                format!("{what}: vertex keys need vertex_key_config (project_id, region)"),
+            );
+            None
+        }
+        (_, Some(az), _) => {
             c.error(
                 az,
                 format!("{what}: azure_key_config belongs on azure keys only"),
             );
             None
         }
-        (None, _) => shared_upstream.cloned(),
+        (_, None, Some(vx)) => {
+            c.error(
+                vx,
+                format!("{what}: vertex_key_config belongs on vertex keys only"),
+            );
+            None
+        }
+        (_, None, None) => shared_upstream.cloned(),
     };
 
-    let (secret, missing_env) = match &k.value {
-        None => {
-            c.error(raw, format!("{what}: value is required"));
-            (None, None)
+    let mut missing_env = None;
+    let credential = match (&k.value, minter) {
+        (_, Some(Err(var))) => {
+            missing_env = Some(var);
+            Credential::Disabled
         }
-        Some(v) => match c.secret(v, &what) {
+        (None, Some(Ok(m))) => Credential::Token(Arc::new(TokenSource::new(label, m))),
+        (Some(v), Some(Ok(_))) => {
+            c.error(
+                v,
+                format!("{what}: give either value or a service principal/account, not both"),
+            );
+            Credential::Disabled
+        }
+        (None, None) => {
+            c.error(raw, format!("{what}: value is required"));
+            Credential::Disabled
+        }
+        (Some(v), None) => match c.secret(v, &what) {
             Some(Resolved::Value(s)) => match Secret::new(&s) {
-                Ok(secret) => (Some(secret), None),
+                Ok(secret) => Credential::Key(secret),
                 Err(why) => {
                     c.error(v, format!("{what}: value {why}"));
-                    (None, None)
+                    Credential::Disabled
                 }
             },
-            Some(Resolved::Missing(var)) => (None, Some(var)),
-            None => (None, None),
+            Some(Resolved::Missing(var)) => {
+                missing_env = Some(var);
+                Credential::Disabled
+            }
+            None => Credential::Disabled,
         },
     };
-    let secret = if k.enabled { secret } else { None };
+    let credential = if k.enabled {
+        credential
+    } else {
+        Credential::Disabled
+    };
     Some(KeyConfig {
         name,
-        secret,
+        credential,
         missing_env,
         weight,
         models: ModelFilter::from_list(k.models.clone()),
         upstream: key_upstream?,
         api_version,
+        vertex,
     })
+}
+
+/// An Entra ID service principal: `Some(Ok)` when configured, `Some(Err(var))`
+/// when one of its `env.` variables is unset, `None` when absent.
+fn entra(c: &mut Checker, what: &str, az: &RawAzureKeyConfig) -> Option<Result<Minter, String>> {
+    let parts = [&az.client_id, &az.client_secret, &az.tenant_id];
+    if parts.iter().all(|p| p.is_none()) {
+        return None;
+    }
+    let (Some(id), Some(secret), Some(tenant)) = (&az.client_id, &az.client_secret, &az.tenant_id)
+    else {
+        let at = parts.iter().find_map(|p| p.as_ref()).expect("one is set");
+        c.error(
+            at,
+            format!("{what}: Entra ID needs client_id, client_secret and tenant_id together"),
+        );
+        return None;
+    };
+    let mut values = Vec::new();
+    for (v, field) in [
+        (id, "client_id"),
+        (secret, "client_secret"),
+        (tenant, "tenant_id"),
+    ] {
+        match c.secret(v, &format!("{what}: {field}"))? {
+            Resolved::Value(s) => values.push(s),
+            Resolved::Missing(var) => return Some(Err(var)),
+        }
+    }
+    let authority_host = az
+        .authority_host
+        .as_ref()
+        .map_or(DEFAULT_AUTHORITY.to_string(), |a| {
+            if !(a.value.starts_with("https://") || a.value.starts_with("http://")) {
+                c.error(a, format!("{what}: authority_host must be an http(s) URL"));
+            }
+            a.value.clone()
+        });
+    let scope = az
+        .scopes
+        .as_ref()
+        .map_or(DEFAULT_SCOPE.to_string(), |s| s.value.join(" "));
+    let [client_id, client_secret, tenant_id]: [String; 3] = values.try_into().ok()?;
+    if !tenant_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b))
+    {
+        c.error(
+            tenant,
+            format!("{what}: tenant_id must be a tenant GUID or domain"),
+        );
+    }
+    Some(Ok(Minter::Entra(EntraClient {
+        authority_host,
+        tenant_id,
+        client_id,
+        client_secret,
+        scope,
+    })))
+}
+
+/// A service account from JSON text, a path to it, or `env.NAME` holding either.
+fn service_account(
+    c: &mut Checker,
+    what: &str,
+    at: &Spanned<String>,
+) -> Option<Result<Minter, String>> {
+    let text = match c.secret(at, &format!("{what}: auth_credentials"))? {
+        Resolved::Missing(var) => return Some(Err(var)),
+        Resolved::Value(v) if v.trim_start().starts_with('{') => v,
+        Resolved::Value(path) => {
+            let path = c.ctx.base_dir.join(path.trim());
+            match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    c.error(
+                        at,
+                        format!(
+                            "{what}: cannot read auth_credentials file {}: {e}",
+                            path.display()
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    match ServiceAccount::from_json(&text) {
+        Ok(sa) => Some(Ok(Minter::Google(sa))),
+        Err(e) => {
+            c.error(at, format!("{what}: auth_credentials: {e}"));
+            None
+        }
+    }
 }
 
 fn upstream(

@@ -9,7 +9,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use build::Settings;
-pub use snapshot::{KeyConfig, ModelFilter, ProviderConfig, Secret, Snapshot, Timeouts};
+pub use snapshot::{
+    Credential, KeyConfig, ModelFilter, ProviderConfig, Resolved, Secret, Snapshot, Timeouts,
+    VertexTarget,
+};
 
 /// One problem found in the config, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -83,8 +83,19 @@ pub struct RawKey {
     pub aliases: Option<S<IgnoredAny>>,
     pub blacklisted_models: Option<S<IgnoredAny>>,
     pub use_for_batch_api: Option<S<IgnoredAny>>,
-    pub vertex_key_config: Option<S<IgnoredAny>>,
+    pub vertex_key_config: Option<S<RawVertexKeyConfig>>,
     pub bedrock_key_config: Option<S<IgnoredAny>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVertexKeyConfig {
+    pub project_id: S<String>,
+    pub region: S<String>,
+    /// Service-account JSON text, or a path to the file.
+    pub auth_credentials: Option<S<String>>,
+    pub project_number: Option<S<IgnoredAny>>,
+    pub deployments: Option<S<IgnoredAny>>,
 }
 
 fn yes() -> bool {
@@ -97,9 +108,12 @@ pub struct RawAzureKeyConfig {
     pub endpoint: Option<S<String>>,
     pub api_version: Option<S<String>>,
     pub deployments: Option<S<IgnoredAny>>,
-    pub client_id: Option<S<IgnoredAny>>,
-    pub client_secret: Option<S<IgnoredAny>>,
-    pub tenant_id: Option<S<IgnoredAny>>,
+    /// Entra ID service principal: all three, or none.
+    pub client_id: Option<S<String>>,
+    pub client_secret: Option<S<String>>,
+    pub tenant_id: Option<S<String>>,
+    pub scopes: Option<S<Vec<String>>>,
+    pub authority_host: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,6 +8,7 @@ use http::{HeaderName, HeaderValue};
 
 use crate::auth::VirtualKeys;
 use crate::providers::ProviderKind;
+use crate::tokens::TokenSource;
 use crate::upstream::Upstream;
 
 pub struct Snapshot {
@@ -33,10 +34,20 @@ impl Snapshot {
     }
 
     pub fn upstreams(&self) -> impl Iterator<Item = &Arc<Upstream>> {
-        self.providers
-            .iter()
-            .flatten()
-            .flat_map(|p| p.keys.iter().map(|k| &k.upstream))
+        self.keys().map(|k| &k.upstream)
+    }
+
+    pub fn token_sources(&self) -> Vec<Arc<TokenSource>> {
+        self.keys()
+            .filter_map(|k| match &k.credential {
+                Credential::Token(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &KeyConfig> {
+        self.providers.iter().flatten().flat_map(|p| p.keys.iter())
     }
 }
 
@@ -73,23 +84,47 @@ impl Default for Timeouts {
 
 pub struct KeyConfig {
     pub name: String,
-    /// `None` when the key's `env.` variable is unset: the key is disabled.
-    pub secret: Option<Secret>,
+    pub credential: Credential,
+    /// The unset `env.` variable that disabled this key, if any.
     pub missing_env: Option<String>,
     pub weight: f64,
     pub models: ModelFilter,
     pub upstream: Arc<Upstream>,
+    /// Azure: the `api-version` every request of this key carries.
     pub api_version: Option<String>,
+    /// Vertex: the project and region every request of this key goes to.
+    pub vertex: Option<VertexTarget>,
 }
 
 impl KeyConfig {
     pub fn usable(&self) -> bool {
-        self.secret.is_some()
+        !matches!(self.credential, Credential::Disabled)
     }
+}
+
+pub struct VertexTarget {
+    pub project: String,
+    pub region: String,
+}
+
+pub enum Credential {
+    /// A static key, sent in the provider's key header.
+    Key(Secret),
+    /// A minted OAuth token, sent as `Authorization: Bearer`.
+    Token(Arc<TokenSource>),
+    /// Unset `env.` variable, or `enabled: false`.
+    Disabled,
+}
+
+/// The credential of one request, resolved before the upstream is contacted.
+pub enum Resolved {
+    Key(Secret),
+    Bearer(HeaderValue),
 }
 
 /// A provider credential, pre-rendered as the header values it is sent in.
 /// Marked sensitive so HTTP/2 never indexes it; never printed.
+#[derive(Clone)]
 pub struct Secret {
     pub plain: HeaderValue,
     pub bearer: HeaderValue,

@@ -2,7 +2,7 @@ use http::HeaderValue;
 use pingora::http::RequestHeader;
 
 use super::{set_header, Provider};
-use crate::config::KeyConfig;
+use crate::config::Resolved;
 
 pub struct Anthropic;
 
@@ -18,9 +18,10 @@ impl Provider for Anthropic {
         Some("https://api.anthropic.com")
     }
 
-    fn inject_credential(&self, key: &KeyConfig, _path: &str, req: &mut RequestHeader) {
-        if let Some(secret) = &key.secret {
-            set_header(req, "x-api-key", secret.plain.clone());
+    fn inject_credential(&self, cred: &Resolved, _path: &str, req: &mut RequestHeader) {
+        match cred {
+            Resolved::Key(secret) => set_header(req, "x-api-key", secret.plain.clone()),
+            Resolved::Bearer(token) => set_header(req, "authorization", token.clone()),
         }
         if !req.headers.contains_key("anthropic-version") {
             set_header(req, "anthropic-version", DEFAULT_VERSION);

@@ -1,12 +1,20 @@
 use pingora::http::RequestHeader;
 
 use super::{segment_after, set_header, Provider};
-use crate::config::KeyConfig;
+use crate::config::{KeyConfig, Resolved};
+use crate::route::{filter_query, query_value};
+
+/// The first raw `name=value` pair whose (decoded) name is `name`.
+fn first_pair<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .find(|pair| query_value(pair, name).is_some())
+}
 
 pub struct Azure;
 
 /// Anthropic models on Azure AI Foundry live under this prefix and take the
-/// Anthropic credential header.
+/// Anthropic credential header, without `api-version`.
 fn is_anthropic_path(path: &str) -> bool {
     path.starts_with("/anthropic/")
 }
@@ -24,14 +32,35 @@ impl Provider for Azure {
         segment_after(path, "/openai/deployments/")
     }
 
-    fn inject_credential(&self, key: &KeyConfig, path: &str, req: &mut RequestHeader) {
-        if let Some(secret) = &key.secret {
-            let header = if is_anthropic_path(path) {
-                "x-api-key"
-            } else {
-                "api-key"
-            };
-            set_header(req, header, secret.plain.clone());
+    /// Exactly one `api-version`: the key's when it has one, else the
+    /// client's first; the rest of the query as the client sent it.
+    fn upstream_query(&self, key: &KeyConfig, path: &str, client_query: String) -> String {
+        if is_anthropic_path(path) {
+            return client_query;
+        }
+        // The key's value was checked at load to need no escaping; the
+        // client's first pair is kept byte for byte.
+        let version = match &key.api_version {
+            Some(v) => Some(format!("api-version={v}")),
+            None => first_pair(&client_query, "api-version").map(str::to_string),
+        };
+        let mut query = filter_query(&client_query, &["api-version"]);
+        if let Some(pair) = version {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&pair);
+        }
+        query
+    }
+
+    fn inject_credential(&self, cred: &Resolved, path: &str, req: &mut RequestHeader) {
+        match cred {
+            Resolved::Key(secret) if is_anthropic_path(path) => {
+                set_header(req, "x-api-key", secret.plain.clone())
+            }
+            Resolved::Key(secret) => set_header(req, "api-key", secret.plain.clone()),
+            Resolved::Bearer(token) => set_header(req, "authorization", token.clone()),
         }
         if is_anthropic_path(path) && !req.headers.contains_key("anthropic-version") {
             set_header(req, "anthropic-version", super::anthropic::DEFAULT_VERSION);

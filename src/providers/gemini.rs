@@ -1,7 +1,7 @@
 use pingora::http::RequestHeader;
 
 use super::{segment_after, set_header, Provider};
-use crate::config::KeyConfig;
+use crate::config::Resolved;
 
 pub struct Gemini;
 
@@ -19,9 +19,10 @@ impl Provider for Gemini {
         segment_after(path, "/models/").or_else(|| segment_after(path, "/tunedModels/"))
     }
 
-    fn inject_credential(&self, key: &KeyConfig, _path: &str, req: &mut RequestHeader) {
-        if let Some(secret) = &key.secret {
-            set_header(req, "x-goog-api-key", secret.plain.clone());
+    fn inject_credential(&self, cred: &Resolved, _path: &str, req: &mut RequestHeader) {
+        match cred {
+            Resolved::Key(secret) => set_header(req, "x-goog-api-key", secret.plain.clone()),
+            Resolved::Bearer(token) => set_header(req, "authorization", token.clone()),
         }
     }
 }

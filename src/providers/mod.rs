@@ -6,10 +6,15 @@ mod anthropic;
 mod azure;
 mod gemini;
 mod openai;
+mod vertex;
+
+pub use vertex::{is_vertex_model, is_vertex_path, vertex_base_url};
 
 use pingora::http::RequestHeader;
 
-use crate::config::KeyConfig;
+use std::borrow::Cow;
+
+use crate::config::{KeyConfig, Resolved};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProviderKind {
@@ -17,14 +22,16 @@ pub enum ProviderKind {
     Anthropic,
     Azure,
     Gemini,
+    Vertex,
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 4] = [
+    pub const ALL: [ProviderKind; 5] = [
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
         ProviderKind::Azure,
         ProviderKind::Gemini,
+        ProviderKind::Vertex,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +48,7 @@ impl ProviderKind {
             ProviderKind::Anthropic => &anthropic::Anthropic,
             ProviderKind::Azure => &azure::Azure,
             ProviderKind::Gemini => &gemini::Gemini,
+            ProviderKind::Vertex => &vertex::Vertex,
         }
     }
 
@@ -54,7 +62,7 @@ pub trait Provider: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Base URL used when `network_config.base_url` is not set; `None` when
-    /// every key must name its own endpoint (Azure).
+    /// each key has its own endpoint (Azure, Vertex).
     fn default_base_url(&self) -> Option<&'static str>;
 
     /// The model (or deployment) named by the provider-native path, for
@@ -63,15 +71,21 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// The path sent upstream (after the base URL's own path).
+    fn upstream_path<'a>(&self, _key: &KeyConfig, path: &'a str) -> Cow<'a, str> {
+        Cow::Borrowed(path)
+    }
+
     /// The query sent upstream, from the client's query with the gateway's
     /// own parameters (`key`) already removed.
     fn upstream_query(&self, _key: &KeyConfig, _path: &str, client_query: String) -> String {
         client_query
     }
 
-    /// Writes the key's credential (and any header the provider requires)
-    /// into the upstream request. Client credentials are already stripped.
-    fn inject_credential(&self, key: &KeyConfig, path: &str, req: &mut RequestHeader);
+    /// Writes the request's credential (and any header the provider
+    /// requires) into the upstream request. Client credentials are already
+    /// stripped.
+    fn inject_credential(&self, cred: &Resolved, path: &str, req: &mut RequestHeader);
 }
 
 /// The segment after `marker` up to the next `/` or `:`.

@@ -1,7 +1,7 @@
 use pingora::http::RequestHeader;
 
 use super::{set_header, Provider};
-use crate::config::KeyConfig;
+use crate::config::Resolved;
 
 pub struct OpenAi;
 
@@ -14,9 +14,11 @@ impl Provider for OpenAi {
         Some("https://api.openai.com")
     }
 
-    fn inject_credential(&self, key: &KeyConfig, _path: &str, req: &mut RequestHeader) {
-        if let Some(secret) = &key.secret {
-            set_header(req, "authorization", secret.bearer.clone());
-        }
+    fn inject_credential(&self, cred: &Resolved, _path: &str, req: &mut RequestHeader) {
+        let value = match cred {
+            Resolved::Key(secret) => secret.bearer.clone(),
+            Resolved::Bearer(token) => token.clone(),
+        };
+        set_header(req, "authorization", value);
     }
 }

@@ -9,6 +9,11 @@ Direct mode (validating the mock itself): without STRAIT_URL the clients talk to
 the mocks directly with the provider keys (`cargo run -p strait-mock --example
 serve` prints the MOCK_*_URL / *_KEY lines). Checks that only make sense through
 the gateway (credential replacement, accept-encoding) are skipped.
+
+Vertex AI (gateway mode only): the harness also exports MOCK_VERTEX_URL (a
+Gemini-flavor mock accepting only tokens the Google token mock issued),
+VERTEX_TOKEN_URL (that token mock's token_uri), and VERTEX_PROJECT /
+VERTEX_REGION (what the gateway's vertex key is configured with).
 """
 
 import json
@@ -43,11 +48,12 @@ TIMEOUT = 30
 class Upstream:
     """One mock provider and the strait route in front of it."""
 
-    def __init__(self, name, route):
+    def __init__(self, name, route, keyed=True):
         self.name = name
         self.route = route
         self.mock_url = os.environ[f"MOCK_{name.upper()}_URL"].rstrip("/")
-        self.key = os.environ[f"{name.upper()}_KEY"]
+        # Vertex has no provider key: the gateway mints OAuth tokens instead.
+        self.key = os.environ[f"{name.upper()}_KEY"] if keyed else None
 
     def base(self, suffix=""):
         """The base URL a client uses: strait's route, or the mock itself."""
@@ -58,9 +64,7 @@ class Upstream:
         return self.key if DIRECT else VIRTUAL_KEY
 
     def _control(self, method):
-        req = urllib.request.Request(self.mock_url + "/__mock/requests", method=method)
-        with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
-            return json.load(resp)
+        return mock_control(self.mock_url, "requests", method)
 
     def clear(self):
         self._control("DELETE")
@@ -73,6 +77,13 @@ class Upstream:
         got = self.requests()
         assert len(got) == 1, f"{self.name} mock: expected exactly 1 request, got {len(got)}: {got}"
         return Received(got[0])
+
+
+def mock_control(mock_url, name, method="GET"):
+    """A strait-mock test-control route: `/__mock/requests`, `/__mock/issued`."""
+    req = urllib.request.Request(f"{mock_url}/__mock/{name}", method=method)
+    with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
+        return json.load(resp)
 
 
 class Received:
@@ -145,10 +156,27 @@ OPENAI = Upstream("openai", "/openai_passthrough")
 ANTHROPIC = Upstream("anthropic", "/anthropic_passthrough")
 GEMINI = Upstream("gemini", "/genai_passthrough")
 AZURE = Upstream("azure", "/azure_passthrough")
+# Only the gateway-mode harness starts a Vertex mock; test_vertex.py says why it
+# is missing otherwise.
+VERTEX = Upstream("vertex", "/genai_passthrough", keyed=False) if os.environ.get("MOCK_VERTEX_URL") else None
+
+
+class GoogleTokens:
+    """The Google token mock the gateway mints its Vertex tokens from."""
+
+    def __init__(self, token_url):
+        # VERTEX_TOKEN_URL is the token_uri (…/token); the controls sit at the root.
+        self.token_url = token_url
+        self.url = token_url.rstrip("/").removesuffix("/token")
+
+    def issued(self):
+        """Access tokens issued so far, oldest first."""
+        return mock_control(self.url, "issued")
 
 
 @pytest.fixture(autouse=True)
 def clean_mocks():
     """Every test starts with empty mock logs."""
-    for upstream in (OPENAI, ANTHROPIC, GEMINI, AZURE):
-        upstream.clear()
+    for upstream in (OPENAI, ANTHROPIC, GEMINI, AZURE, VERTEX):
+        if upstream is not None:
+            upstream.clear()

@@ -1,0 +1,36 @@
+//! Entra ID (Azure AD) client-credentials grant for Azure service principals.
+
+use super::http_post::{post_form, TokenResponse};
+use super::Minted;
+
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+pub const DEFAULT_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
+
+pub struct EntraClient {
+    pub authority_host: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scope: String,
+}
+
+impl EntraClient {
+    pub async fn mint(&self) -> Result<Minted, String> {
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.authority_host.trim_end_matches('/'),
+            self.tenant_id
+        );
+        let resp: TokenResponse = post_form(
+            &url,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &self.client_id),
+                ("client_secret", &self.client_secret),
+                ("scope", &self.scope),
+            ],
+        )
+        .await?;
+        Ok(resp.into_minted())
+    }
+}

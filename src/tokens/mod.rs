@@ -1,0 +1,199 @@
+//! OAuth access tokens for providers whose credential is minted, not static:
+//! Google service accounts (Vertex) and Entra ID service principals (Azure).
+//! Tokens are minted and refreshed on a background thread before they
+//! expire; a request only reads the current one (it waits only for the very
+//! first token of a source, and never mints one itself).
+
+pub mod entra;
+mod google;
+mod http_post;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use http::HeaderValue;
+use tokio::sync::Notify;
+
+pub use entra::EntraClient;
+pub use google::ServiceAccount;
+
+use crate::errors::GatewayError;
+
+/// Longest a request waits for a source's first token.
+const FIRST_TOKEN_WAIT: Duration = Duration::from_secs(15);
+/// Refresh this long before expiry (or at three quarters of a short lifetime).
+const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+const RETRY_FIRST: Duration = Duration::from_secs(2);
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+pub enum Minter {
+    Google(ServiceAccount),
+    Entra(EntraClient),
+}
+
+/// A minted token as the endpoint returned it.
+pub struct Minted {
+    pub access_token: String,
+    pub expires_in: Duration,
+}
+
+enum State {
+    Pending,
+    Ready {
+        bearer: HeaderValue,
+        expires_at: Instant,
+        refresh_at: Instant,
+    },
+    Failed {
+        message: String,
+        retry_at: Instant,
+        backoff: Duration,
+    },
+}
+
+pub struct TokenSource {
+    /// Names the key in logs and errors, e.g. "azure key `eastus`".
+    pub label: String,
+    minter: Minter,
+    state: ArcSwap<State>,
+    changed: Notify,
+}
+
+impl TokenSource {
+    pub fn new(label: String, minter: Minter) -> Self {
+        TokenSource {
+            label,
+            minter,
+            state: ArcSwap::from_pointee(State::Pending),
+            changed: Notify::new(),
+        }
+    }
+
+    /// The `Bearer …` header value to send, waiting only for a first token.
+    pub async fn bearer(&self) -> Result<HeaderValue, GatewayError> {
+        let deadline = tokio::time::Instant::now() + FIRST_TOKEN_WAIT;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match &**self.state.load() {
+                State::Ready {
+                    bearer, expires_at, ..
+                } if *expires_at > Instant::now() => return Ok(bearer.clone()),
+                State::Failed { message, .. } => {
+                    return Err(GatewayError::new(
+                        502,
+                        "provider_auth_error",
+                        message.clone(),
+                    ))
+                }
+                _ => {}
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(GatewayError::new(
+                    502,
+                    "provider_auth_error",
+                    format!("no access token yet for {}", self.label),
+                ));
+            }
+        }
+    }
+
+    fn due(&self, now: Instant) -> bool {
+        match &**self.state.load() {
+            State::Pending => true,
+            State::Ready { refresh_at, .. } => *refresh_at <= now,
+            State::Failed { retry_at, .. } => *retry_at <= now,
+        }
+    }
+
+    /// Mints a token now and records the outcome. A failed refresh keeps a
+    /// token that is still valid.
+    pub async fn refresh(&self) {
+        let now = Instant::now();
+        let result = match &self.minter {
+            Minter::Google(sa) => sa.mint().await,
+            Minter::Entra(c) => c.mint().await,
+        };
+        let next = match result {
+            Ok(m) => match HeaderValue::from_str(&format!("Bearer {}", m.access_token)) {
+                Ok(mut bearer) => {
+                    bearer.set_sensitive(true);
+                    let margin = REFRESH_MARGIN.min(m.expires_in / 4);
+                    log::info!(
+                        "access token for {} minted, valid {}s",
+                        self.label,
+                        m.expires_in.as_secs()
+                    );
+                    State::Ready {
+                        bearer,
+                        expires_at: now + m.expires_in,
+                        refresh_at: now + m.expires_in - margin,
+                    }
+                }
+                Err(_) => self.failed("the token endpoint returned an unusable token".into()),
+            },
+            Err(why) => self.failed(why),
+        };
+        self.state.store(Arc::new(next));
+        self.changed.notify_waiters();
+    }
+
+    fn failed(&self, why: String) -> State {
+        let message = format!("cannot get an access token for {}: {why}", self.label);
+        let previous = self.state.load();
+        let backoff = match &**previous {
+            State::Failed { backoff, .. } => (*backoff * 2).min(RETRY_MAX),
+            _ => RETRY_FIRST,
+        };
+        match &**previous {
+            State::Ready {
+                bearer, expires_at, ..
+            } if *expires_at > Instant::now() + backoff => {
+                log::warn!("{message}; the current token stays in use");
+                State::Ready {
+                    bearer: bearer.clone(),
+                    expires_at: *expires_at,
+                    refresh_at: Instant::now() + backoff,
+                }
+            }
+            _ => {
+                log::error!("{message}");
+                State::Failed {
+                    message,
+                    retry_at: Instant::now() + backoff,
+                    backoff,
+                }
+            }
+        }
+    }
+}
+
+/// Runs the refresher on its own thread and runtime: minting never competes
+/// with request handling, and a slow token endpoint delays nothing else.
+pub fn spawn_refresher(sources: impl Fn() -> Vec<Arc<TokenSource>> + Send + 'static) {
+    let spawned = std::thread::Builder::new()
+        .name("strait-tokens".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return log::error!("cannot start the token refresher: {e}"),
+            };
+            rt.block_on(async move {
+                loop {
+                    let now = Instant::now();
+                    let due: Vec<_> = sources().into_iter().filter(|s| s.due(now)).collect();
+                    // Concurrently, so one slow endpoint does not hold up the others.
+                    futures::future::join_all(due.iter().map(|s| s.refresh())).await;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            });
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the token refresher thread: {e}");
+    }
+}
