@@ -25,7 +25,14 @@ pub fn spawn(snapshot: Arc<ArcSwap<Snapshot>>) {
 }
 
 fn resolve_all(snapshot: &Snapshot) {
+    // Keys of one provider share their upstream: look each one up once.
+    let mut seen: Vec<*const crate::upstream::Upstream> = Vec::new();
     for upstream in snapshot.upstreams().filter(|u| u.needs_resolution()) {
+        let ptr = Arc::as_ptr(upstream);
+        if seen.contains(&ptr) {
+            continue;
+        }
+        seen.push(ptr);
         if let Err(e) = upstream.resolve() {
             log::warn!("{e}; requests to it fail with 502 until it resolves");
         }

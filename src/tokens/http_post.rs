@@ -10,24 +10,16 @@ use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
 use serde::de::DeserializeOwned;
 
+use crate::upstream::Upstream;
+
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// Token responses are small; anything larger is not one.
 const MAX_BODY: usize = 64 * 1024;
 
 pub async fn post_form<T: DeserializeOwned>(url: &str, form: &[(&str, &str)]) -> Result<T, String> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|_| format!("invalid token URL {url:?}"))?;
-    let tls = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err(format!("token URL {url:?} must be http(s)")),
-    };
-    let host = uri
-        .host()
-        .ok_or("token URL has no host")?
-        .trim_matches(['[', ']']);
-    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    // The same URL rules as provider base URLs (scheme, host, no credentials).
+    let target = Upstream::parse(url, None).map_err(|e| format!("token {e}"))?;
+    let (tls, host, port) = (target.tls, target.host.as_str(), target.port);
     let addr = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
@@ -40,9 +32,13 @@ pub async fn post_form<T: DeserializeOwned>(url: &str, form: &[(&str, &str)]) ->
     peer.options.write_timeout = Some(TIMEOUT);
 
     let body = Bytes::from(encode_form(form));
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let path = if target.base_path.is_empty() {
+        "/"
+    } else {
+        target.base_path.as_str()
+    };
     let mut req = RequestHeader::build("POST", path.as_bytes(), None).map_err(|e| e.to_string())?;
-    let authority = uri.authority().map_or(host, |a| a.as_str()).to_string();
+    let authority = target.authority.to_str().unwrap_or(host).to_string();
     for (k, v) in [
         ("host", authority.as_str()),
         ("content-type", "application/x-www-form-urlencoded"),
