@@ -1,6 +1,13 @@
 //! Recording calls: request ids and the access log.
 
 mod access_log;
+pub mod request_model;
+pub mod sse;
+pub mod tap;
+pub mod usage;
+
+#[cfg(test)]
+mod tap_tests;
 
 pub use access_log::AccessLog;
 

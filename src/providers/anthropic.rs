@@ -3,6 +3,7 @@ use pingora::http::RequestHeader;
 
 use super::{set_header, Provider};
 use crate::config::Resolved;
+use crate::observe::usage::Format;
 
 pub struct Anthropic;
 
@@ -26,5 +27,9 @@ impl Provider for Anthropic {
         if !req.headers.contains_key("anthropic-version") {
             set_header(req, "anthropic-version", DEFAULT_VERSION);
         }
+    }
+
+    fn usage_format(&self, _path: &str) -> Format {
+        Format::Anthropic
     }
 }

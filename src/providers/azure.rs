@@ -2,6 +2,7 @@ use pingora::http::RequestHeader;
 
 use super::{segment_after, set_header, Provider};
 use crate::config::{KeyConfig, Resolved};
+use crate::observe::usage::Format;
 use crate::route::{filter_query, query_value};
 
 /// The first raw `name=value` pair whose (decoded) name is `name`.
@@ -64,6 +65,14 @@ impl Provider for Azure {
         }
         if is_anthropic_path(path) && !req.headers.contains_key("anthropic-version") {
             set_header(req, "anthropic-version", super::anthropic::DEFAULT_VERSION);
+        }
+    }
+
+    fn usage_format(&self, path: &str) -> Format {
+        if is_anthropic_path(path) {
+            Format::Anthropic
+        } else {
+            Format::OpenAi
         }
     }
 }

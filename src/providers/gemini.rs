@@ -2,6 +2,7 @@ use pingora::http::RequestHeader;
 
 use super::{segment_after, set_header, Provider};
 use crate::config::Resolved;
+use crate::observe::usage::Format;
 
 pub struct Gemini;
 
@@ -24,5 +25,9 @@ impl Provider for Gemini {
             Resolved::Key(secret) => set_header(req, "x-goog-api-key", secret.plain.clone()),
             Resolved::Bearer(token) => set_header(req, "authorization", token.clone()),
         }
+    }
+
+    fn usage_format(&self, _path: &str) -> Format {
+        Format::Gemini
     }
 }

@@ -15,6 +15,7 @@ use pingora::http::RequestHeader;
 use std::borrow::Cow;
 
 use crate::config::{KeyConfig, Resolved};
+use crate::observe::usage::Format;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProviderKind {
@@ -86,6 +87,9 @@ pub trait Provider: Send + Sync {
     /// requires) into the upstream request. Client credentials are already
     /// stripped.
     fn inject_credential(&self, cred: &Resolved, path: &str, req: &mut RequestHeader);
+
+    /// The wire format of responses to `path`, which says where usage is.
+    fn usage_format(&self, path: &str) -> Format;
 }
 
 /// The segment after `marker` up to the next `/` or `:`.

@@ -2,6 +2,7 @@ use pingora::http::RequestHeader;
 
 use super::{set_header, Provider};
 use crate::config::Resolved;
+use crate::observe::usage::Format;
 
 pub struct OpenAi;
 
@@ -20,5 +21,9 @@ impl Provider for OpenAi {
             Resolved::Bearer(token) => token.clone(),
         };
         set_header(req, "authorization", value);
+    }
+
+    fn usage_format(&self, _path: &str) -> Format {
+        Format::OpenAi
     }
 }

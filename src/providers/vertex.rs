@@ -8,6 +8,7 @@ use pingora::http::RequestHeader;
 
 use super::{segment_after, set_header, Provider};
 use crate::config::{KeyConfig, Resolved};
+use crate::observe::usage::Format;
 
 pub struct Vertex;
 
@@ -90,6 +91,10 @@ impl Provider for Vertex {
             Resolved::Key(secret) => set_header(req, "x-goog-api-key", secret.plain.clone()),
             Resolved::Bearer(token) => set_header(req, "authorization", token.clone()),
         }
+    }
+
+    fn usage_format(&self, _path: &str) -> Format {
+        Format::Gemini
     }
 }
 
