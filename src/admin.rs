@@ -1,29 +1,61 @@
-//! The admin listener: health today; readiness and metrics join it.
+//! The admin listener: `/healthz` (the process is up), `/readyz` (it should
+//! get traffic) and `/metrics` (Prometheus text format).
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use http::Response;
+use http::{Method, Response};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
-pub struct Admin;
+use crate::lifecycle::Lifecycle;
+use crate::observe::metrics::metrics;
+
+pub struct Admin {
+    pub lifecycle: Arc<Lifecycle>,
+}
+
+fn error(status: u16, kind: &str, message: &str) -> (u16, &'static str, Vec<u8>) {
+    let body = serde_json::json!({"error": {"type": kind, "message": message}});
+    (status, "application/json", body.to_string().into_bytes())
+}
 
 #[async_trait]
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let path = session.req_header().uri.path();
-        let (status, body) = match path {
-            "/healthz" => (200, r#"{"status":"ok"}"#.to_string()),
-            _ => (
-                404,
-                serde_json::json!({"error": {"type": "unknown_route", "message": format!("no admin endpoint {path}")}})
-                    .to_string(),
-            ),
+        let req = session.req_header();
+        let path = req.uri.path().to_string();
+        let method = req.method.clone();
+        let (status, content_type, body) = if method != Method::GET && method != Method::HEAD {
+            error(
+                405,
+                "method_not_allowed",
+                "the admin endpoints answer GET and HEAD",
+            )
+        } else {
+            match path.as_str() {
+                "/healthz" => (200, "application/json", br#"{"status":"ok"}"#.to_vec()),
+                "/readyz" => match self.lifecycle.ready().await {
+                    Ok(()) => (200, "application/json", br#"{"status":"ready"}"#.to_vec()),
+                    Err(why) => error(503, "not_ready", why),
+                },
+                "/metrics" => (200, "text/plain; version=0.0.4", metrics().render()),
+                _ => error(404, "unknown_route", &format!("no admin endpoint {path}")),
+            }
         };
-        Response::builder()
+        let mut resp = Response::builder()
             .status(status)
-            .header("content-type", "application/json")
+            .header("content-type", content_type)
             .header("content-length", body.len())
-            .body(body.into_bytes())
-            .expect("static response parts are valid")
+            .header("cache-control", "no-store");
+        if status == 405 {
+            resp = resp.header("allow", "GET, HEAD");
+        }
+        let body = if method == Method::HEAD {
+            Vec::new()
+        } else {
+            body
+        };
+        resp.body(body).expect("static response parts are valid")
     }
 }

@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 use crate::body::Preread;
 use crate::config::{KeyConfig, ProviderConfig, Resolved, Snapshot};
 use crate::errors::GatewayError;
+use crate::observe::metrics::Inflight;
+use crate::observe::request_model::ModelScanner;
+use crate::observe::tap::ResponseTap;
 use crate::route::Route;
 
 pub struct RequestCtx {
@@ -28,10 +31,23 @@ pub struct RequestCtx {
     pub preread: Preread,
     pub error: Option<GatewayError>,
     pub upstream_status: Option<u16>,
+    /// The provider's own `x-request-id`, when it differs from strait's.
+    pub upstream_request_id: Option<String>,
     pub first_byte: Option<Duration>,
+    /// When strait started on the upstream call (connecting included) and
+    /// when the provider's last byte arrived: the provider's share of the time.
+    pub upstream_start: Option<Instant>,
+    pub upstream_end: Option<Instant>,
+    pub connect: Option<Duration>,
+    pub reused: Option<bool>,
     pub streamed: bool,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Reads usage from a copy of the response.
+    pub tap: Option<ResponseTap>,
+    /// Reads the requested model from the body when nothing else named it.
+    pub model_scan: Option<ModelScanner>,
+    pub inflight: Option<Inflight>,
 }
 
 impl RequestCtx {
@@ -51,10 +67,18 @@ impl RequestCtx {
             preread: Preread::default(),
             error: None,
             upstream_status: None,
+            upstream_request_id: None,
             first_byte: None,
+            upstream_start: None,
+            upstream_end: None,
+            connect: None,
+            reused: None,
             streamed: false,
             bytes_in: 0,
             bytes_out: 0,
+            tap: None,
+            model_scan: None,
+            inflight: None,
         }
     }
 

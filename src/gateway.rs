@@ -1,6 +1,7 @@
 //! The Pingora `ProxyHttp` implementation. Each hook is thin and delegates.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -15,7 +16,10 @@ use crate::auth::strip_client_credentials;
 use crate::config::Snapshot;
 use crate::ctx::RequestCtx;
 use crate::errors::{respond, GatewayError};
-use crate::observe::AccessLog;
+use crate::observe::metrics::Inflight;
+use crate::observe::request_model::ModelScanner;
+use crate::observe::tap::ResponseTap;
+use crate::observe::{account, sane_id, AccessLog};
 
 pub struct Gateway {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
@@ -31,6 +35,19 @@ const HOP_BY_HOP: [&str; 6] = [
     "trailer",
     "upgrade",
 ];
+
+/// A body worth scanning for the requested model.
+fn has_json_body(req: &RequestHeader) -> bool {
+    req.method == http::Method::POST
+        && req
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| {
+                v.as_bytes()
+                    .windows(4)
+                    .any(|w| w.eq_ignore_ascii_case(b"json"))
+            })
+}
 
 /// Pingora error type carrying a [`GatewayError`] stored in the context.
 fn gateway_failure(ctx: &mut RequestCtx, err: GatewayError) -> Box<Error> {
@@ -48,10 +65,16 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.inflight = Some(Inflight::start());
         ctx.request_id = crate::observe::request_id(session.req_header());
         let snapshot = self.snapshot.load_full();
         match admission::admit(session, ctx, snapshot).await {
-            Ok(()) => Ok(false),
+            Ok(()) => {
+                if ctx.model.is_none() && has_json_body(session.req_header()) {
+                    ctx.model_scan = Some(ModelScanner::default());
+                }
+                Ok(false)
+            }
             Err(err) => {
                 respond(session, &err, &ctx.request_id).await;
                 ctx.error = Some(err);
@@ -65,6 +88,7 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
+        ctx.upstream_start = Some(Instant::now());
         let (Some(provider), Some(key)) = (ctx.provider.clone(), ctx.key()) else {
             return Err(Error::new(ErrorType::InternalError));
         };
@@ -132,6 +156,30 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.preread.prepend(body);
+        if let (Some(scan), Some(b)) = (ctx.model_scan.as_mut(), body.as_ref()) {
+            if scan.active() {
+                scan.feed(b);
+            }
+        }
+        Ok(())
+    }
+
+    async fn connected_to_upstream(
+        &self,
+        _session: &mut Session,
+        reused: bool,
+        _peer: &HttpPeer,
+        #[cfg(unix)] _fd: std::os::unix::io::RawFd,
+        _digest: Option<&pingora::protocols::Digest>,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        ctx.reused = Some(reused);
+        ctx.connect = Some(if reused {
+            std::time::Duration::ZERO
+        } else {
+            ctx.upstream_start
+                .map_or_else(Default::default, |s| s.elapsed())
+        });
         Ok(())
     }
 
@@ -150,6 +198,18 @@ impl ProxyHttp for Gateway {
             .headers
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        if let Some(provider) = &ctx.provider {
+            let format = provider.kind.behaviour().usage_format(&ctx.native_path);
+            ctx.tap = Some(ResponseTap::new(format, resp));
+        }
+        // The client gets strait's id; a provider's own id is kept beside it.
+        if let Some(theirs) = resp.remove_header("x-request-id") {
+            if let Some(id) = sane_id(&theirs).filter(|id| *id != ctx.request_id) {
+                ctx.upstream_request_id = Some(id.to_string());
+                resp.insert_header("x-upstream-request-id", id)?;
+            }
+        }
+        resp.insert_header("x-request-id", &ctx.request_id)?;
         Ok(())
     }
 
@@ -157,11 +217,20 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
         if let Some(b) = body {
             ctx.bytes_out += b.len() as u64;
+            if let Some(tap) = ctx.tap.as_mut() {
+                tap.feed(b);
+            }
+        }
+        if end_of_stream {
+            ctx.upstream_end = Some(Instant::now());
+            if let Some(tap) = ctx.tap.as_mut() {
+                tap.end();
+            }
         }
         Ok(None)
     }
@@ -204,7 +273,19 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
-        self.access_log.record(session, e, ctx);
+        // A failure after the response started (the client left, the
+        // provider cut the stream) never reached fail_to_proxy.
+        if let (None, Some(e)) = (&ctx.error, e) {
+            ctx.error = Some(match e.esource() {
+                ErrorSource::Downstream => {
+                    GatewayError::new(499, "client_closed", "the client went away")
+                }
+                _ => GatewayError::from_proxy_error(e.etype(), ctx.provider_name()).unwrap_or_else(
+                    || GatewayError::new(500, "internal_error", "the proxied call failed"),
+                ),
+            });
+        }
+        account(session, ctx, &self.access_log);
     }
 
     /// Pingora's error log names the request with this; the query is left

@@ -8,15 +8,18 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::config::Snapshot;
+use crate::lifecycle::Lifecycle;
 
 /// How often names are looked up again, so provider IP changes are followed.
 const REFRESH: Duration = Duration::from_secs(30);
 
-pub fn spawn(snapshot: Arc<ArcSwap<Snapshot>>) {
+pub fn spawn(snapshot: Arc<ArcSwap<Snapshot>>, lifecycle: Arc<Lifecycle>) {
     let spawned = std::thread::Builder::new()
         .name("strait-resolver".into())
         .spawn(move || loop {
             resolve_all(&snapshot.load());
+            // Tried once: failures are logged and retried, not waited for.
+            lifecycle.set_resolved();
             std::thread::sleep(REFRESH);
         });
     if let Err(e) = spawned {

@@ -8,9 +8,15 @@ use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 use pingora::services::listening::Service;
 
+use pingora::server::RunArgs;
+use pingora::services::background::background_service;
+
 use crate::admin::Admin;
 use crate::config::{Loaded, Settings};
 use crate::gateway::Gateway;
+use crate::housekeeping::Housekeeping;
+use crate::lifecycle::{Lifecycle, Signals};
+use crate::observe::metrics::metrics;
 use crate::observe::AccessLog;
 
 /// Pingora's defaults that do not suit a gateway of long-lived streams:
@@ -79,11 +85,14 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         log::warn!("no virtual_keys configured: serving without client authentication");
     }
     let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
-    let access_log = AccessLog::start(settings.access_log.clone())
-        .map_err(|e| format!("cannot open the access log: {e}"))?;
+    let access_log = Arc::new(
+        AccessLog::new(settings.access_log.clone())
+            .map_err(|e| format!("cannot open the access log: {e}"))?,
+    );
+    metrics().set_model_label_limit(settings.max_model_labels);
     let gateway = Gateway {
         snapshot: snapshot.clone(),
-        access_log: Arc::new(access_log),
+        access_log: access_log.clone(),
     };
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
@@ -97,11 +106,17 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         bound.push(addr);
     }
     server.add_service(proxy);
+    let lifecycle = Lifecycle::new(bound.clone());
 
     let admin_addr = match settings.admin_listen {
         Some(addr) => {
             let addr = concrete(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
-            let mut admin = Service::new("strait admin".to_string(), Admin);
+            let mut admin = Service::new(
+                "strait admin".to_string(),
+                Admin {
+                    lifecycle: lifecycle.clone(),
+                },
+            );
             admin.add_tcp(&addr.to_string());
             server.add_service(admin);
             Some(addr)
@@ -109,14 +124,22 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         None => None,
     };
 
-    let tokens = snapshot.clone();
-    crate::tokens::spawn_refresher(move || tokens.load().token_sources());
-    crate::resolver::spawn(snapshot);
+    server.add_service(background_service(
+        "strait housekeeping",
+        Housekeeping {
+            snapshot,
+            access_log,
+            lifecycle: lifecycle.clone(),
+        },
+    ));
     for addr in &bound {
         log::info!("gateway listening on {addr}");
     }
     if let Some(addr) = admin_addr {
         log::info!("admin listening on {addr}");
     }
-    server.run_forever()
+    server.run(RunArgs {
+        shutdown_signal: Box::new(Signals(lifecycle)),
+    });
+    Ok(())
 }

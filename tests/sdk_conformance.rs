@@ -36,11 +36,17 @@ fn official_sdks_work_through_the_gateway() {
     let vertex = MockProvider::start(Flavor::Gemini, "vertex-takes-no-api-key");
     vertex.accept_tokens_from(&google);
     let sa = test_service_account_json(&google.token_url());
-    let gw = Gateway::start(&mocks.config(&format!(
+    let dir = TempDir::new();
+    let access_log = dir.0.join("access.log");
+    let config = mocks.config(&format!(
         "  vertex:\n    network_config: {{ base_url: \"{}\" }}\n    keys:\n      - name: gcp\n        vertex_key_config:\n          project_id: strait-test-project\n          region: us-central1\n          auth_credentials: '{}'\n",
         vertex.url(),
         sa.replace('\'', "''").replace('\n', " ")
-    )));
+    ));
+    let gw = Gateway::start(&format!(
+        "access_log: \"{}\"\n{config}",
+        access_log.display()
+    ));
     let out = Command::new(&python)
         .args([
             "-m",
@@ -53,6 +59,11 @@ fn official_sdks_work_through_the_gateway() {
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("STRAIT_URL", format!("http://{}", gw.addr))
         .env("STRAIT_VIRTUAL_KEY", VK)
+        .env("STRAIT_ACCESS_LOG", &access_log)
+        .env(
+            "STRAIT_ADMIN_URL",
+            format!("http://{}", gw.admin.expect("admin_listen is configured")),
+        )
         .env("MOCK_OPENAI_URL", mocks.openai.url())
         .env("MOCK_ANTHROPIC_URL", mocks.anthropic.url())
         .env("MOCK_GEMINI_URL", mocks.gemini.url())

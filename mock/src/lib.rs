@@ -43,7 +43,8 @@ mod token_tests;
 
 pub use recorded::Recorded;
 pub use test_account::{
-    test_service_account_json, TEST_ACCOUNT_EMAIL, TEST_PRIVATE_KEY_ID, TEST_PROJECT_ID,
+    test_service_account_json, TEST_ACCOUNT_EMAIL, TEST_PRIVATE_KEY_ID, TEST_PRIVATE_KEY_PEM,
+    TEST_PROJECT_ID,
 };
 pub use token::TokenServer;
 

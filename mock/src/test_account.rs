@@ -19,7 +19,7 @@ const TEST_CLIENT_ID: &str = "100000000000000000042";
 
 /// The throwaway test key: RSA 2048, PKCS#8 PEM (`BEGIN PRIVATE KEY`), as in the
 /// `private_key` field of a service-account JSON.
-pub(crate) const TEST_PRIVATE_KEY_PEM: &str = "\
+pub const TEST_PRIVATE_KEY_PEM: &str = "\
 -----BEGIN PRIVATE KEY-----
 MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDH5fdeGGJ9slhm
 Q83BdA0BIHvtH2himSroKReJD7vzgO0cHoYdww1qW3CcPzC2WQLRq6/aL5HMvfC9

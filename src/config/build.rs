@@ -37,6 +37,8 @@ pub struct Settings {
     pub server: RawServer,
     /// `None`: access log off; `Some(None)`: stdout; `Some(Some(path))`: file.
     pub access_log: Option<Option<PathBuf>>,
+    /// `metrics.max_model_labels`.
+    pub max_model_labels: usize,
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -176,6 +178,10 @@ pub fn build(raw: RawConfig, ctx: &Context<'_>) -> Result<Loaded, Vec<Diagnostic
             admin_listen,
             server: raw.server,
             access_log,
+            max_model_labels: raw
+                .metrics
+                .max_model_labels
+                .unwrap_or(crate::observe::metrics::DEFAULT_MODEL_LABELS),
         },
         warnings: c.warnings,
     })

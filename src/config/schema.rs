@@ -21,11 +21,20 @@ pub struct RawConfig {
     pub server: RawServer,
     pub access_log: Option<S<String>>,
     #[serde(default)]
+    pub metrics: RawMetrics,
+    #[serde(default)]
     pub allow_unauthenticated: bool,
     #[serde(default)]
     pub virtual_keys: Vec<S<RawVirtualKey>>,
     #[serde(default)]
     pub providers: BTreeMap<String, S<RawProvider>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Distinct `model` label values before the rest are counted as `other`.
+    pub max_model_labels: Option<usize>,
 }
 
 /// Mapped onto Pingora's `ServerConf`; only the fields that make sense for strait.

@@ -1,122 +1,137 @@
 //! One JSON object per request, written by a background thread so a slow
-//! disk or a blocked stdout never stalls a request.
+//! disk or a blocked stdout never stalls a request. A file target is
+//! reopened on request (SIGUSR1), which is how logrotate hands it over.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 
-use pingora::prelude::Error;
-use pingora::proxy::Session;
-use serde::Serialize;
-
-use crate::ctx::RequestCtx;
+use super::metrics::metrics;
 
 /// Lines queued for the writer; past this, lines are dropped and counted
 /// rather than making requests wait.
 const QUEUE: usize = 16 * 1024;
 
-pub struct AccessLog {
-    tx: Option<SyncSender<String>>,
-    dropped: AtomicU64,
+enum Msg {
+    Line(String),
+    /// Look at the reopen flag now.
+    Wake,
 }
 
-#[derive(Serialize)]
-struct Record<'a> {
-    time: String,
-    request_id: &'a str,
-    virtual_key: Option<&'a str>,
-    route: Option<&'static str>,
-    provider: Option<&'static str>,
-    key: Option<&'a str>,
-    method: &'a str,
-    /// Without the query: a client may have put a credential there.
-    path: &'a str,
-    model: Option<&'a str>,
-    status: u16,
-    upstream_status: Option<u16>,
-    streamed: bool,
-    bytes_in: u64,
-    bytes_out: u64,
-    latency_ms: f64,
-    ttfb_ms: Option<f64>,
-    error: Option<&'static str>,
+/// What the writer thread takes over when it starts.
+type Pending = (Receiver<Msg>, Box<dyn Write + Send>);
+
+pub struct AccessLog {
+    tx: Option<SyncSender<Msg>>,
+    /// Handed to the writer thread when it starts.
+    pending: Mutex<Option<Pending>>,
+    path: Option<PathBuf>,
+    reopen: Arc<AtomicBool>,
+}
+
+fn open(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
 }
 
 impl AccessLog {
-    /// `None`: off. `Some(None)`: stdout. `Some(Some(path))`: appended to the file.
-    pub fn start(target: Option<Option<PathBuf>>) -> io::Result<AccessLog> {
-        let out: Box<dyn Write + Send> = match target {
+    /// `None`: off. `Some(None)`: stdout. `Some(Some(path))`: appended to the
+    /// file, which is opened now so a bad path fails at start-up. Lines are
+    /// queued until [`AccessLog::start_writer`].
+    pub fn new(target: Option<Option<PathBuf>>) -> io::Result<AccessLog> {
+        let (out, path): (Box<dyn Write + Send>, _) = match target {
             None => return Ok(AccessLog::off()),
-            Some(None) => Box::new(io::stdout()),
-            Some(Some(path)) => Box::new(OpenOptions::new().create(true).append(true).open(path)?),
+            Some(None) => (Box::new(io::stdout()), None),
+            Some(Some(path)) => (Box::new(open(&path)?), Some(path)),
         };
         let (tx, rx) = sync_channel(QUEUE);
-        std::thread::Builder::new()
-            .name("strait-access-log".into())
-            .spawn(move || write_lines(rx, out))?;
         Ok(AccessLog {
             tx: Some(tx),
-            dropped: AtomicU64::new(0),
+            pending: Mutex::new(Some((rx, out))),
+            path,
+            reopen: Arc::new(AtomicBool::new(false)),
         })
     }
 
     pub fn off() -> AccessLog {
         AccessLog {
             tx: None,
-            dropped: AtomicU64::new(0),
+            pending: Mutex::new(None),
+            path: None,
+            reopen: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+    /// Starts the writer thread (once; later calls do nothing). Called from
+    /// a service, after Pingora has daemonised, so the thread survives the fork.
+    pub fn start_writer(&self) -> io::Result<()> {
+        let Some((rx, out)) = self.pending.lock().ok().and_then(|mut p| p.take()) else {
+            return Ok(());
+        };
+        let path = self.path.clone();
+        let reopen = self.reopen.clone();
+        std::thread::Builder::new()
+            .name("strait-access-log".into())
+            .spawn(move || write_lines(rx, out, path, reopen))?;
+        Ok(())
     }
 
-    pub fn record(&self, session: &Session, _e: Option<&Error>, ctx: &RequestCtx) {
-        let Some(tx) = &self.tx else { return };
-        let req = session.req_header();
-        let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let record = Record {
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            request_id: &ctx.request_id,
-            virtual_key: ctx.virtual_key.as_deref(),
-            route: ctx.route.map(|r| r.name()),
-            provider: ctx.provider.as_ref().map(|p| p.kind.name()),
-            key: ctx.key().map(|k| k.name.as_str()),
-            method: req.method.as_str(),
-            path: req.uri.path(),
-            model: ctx.model.as_deref(),
-            status,
-            upstream_status: ctx.upstream_status,
-            streamed: ctx.streamed,
-            bytes_in: ctx.bytes_in.max(session.body_bytes_read() as u64),
-            bytes_out: ctx.bytes_out,
-            latency_ms: ms(ctx.start.elapsed()),
-            ttfb_ms: ctx.first_byte.map(ms),
-            error: ctx.error.as_ref().map(|e| e.kind),
-        };
-        let Ok(line) = serde_json::to_string(&record) else {
+    /// Asks the writer to reopen the file (after logrotate moved it).
+    pub fn reopen(&self) {
+        if self.path.is_none() {
             return;
-        };
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(line) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        self.reopen.store(true, Ordering::Release);
+        if let Some(tx) = &self.tx {
+            // A full queue means the writer is busy and will see the flag anyway.
+            let _ = tx.try_send(Msg::Wake);
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    pub fn write(&self, line: String) {
+        let Some(tx) = &self.tx else { return };
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            tx.try_send(Msg::Line(line))
+        {
+            metrics().access_log_dropped.inc();
         }
     }
 }
 
-fn ms(d: std::time::Duration) -> f64 {
-    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
-}
-
-fn write_lines(rx: Receiver<String>, out: Box<dyn Write + Send>) {
+fn write_lines(
+    rx: Receiver<Msg>,
+    out: Box<dyn Write + Send>,
+    path: Option<PathBuf>,
+    reopen: Arc<AtomicBool>,
+) {
     let mut out = BufWriter::new(out);
-    while let Ok(line) = rx.recv() {
-        let _ = writeln!(out, "{line}");
+    while let Ok(msg) = rx.recv() {
+        let mut next = Some(msg);
         // Batch whatever is already queued, then flush once.
-        while let Ok(line) = rx.try_recv() {
-            let _ = writeln!(out, "{line}");
+        while let Some(msg) = next {
+            if let Msg::Line(line) = msg {
+                let _ = writeln!(out, "{line}");
+            }
+            next = rx.try_recv().ok();
         }
         let _ = out.flush();
+        if let Some(path) = path.as_deref() {
+            if reopen.swap(false, Ordering::AcqRel) {
+                match open(path) {
+                    Ok(f) => {
+                        out = BufWriter::new(Box::new(f));
+                        log::info!("access log reopened: {}", path.display());
+                    }
+                    // Keep writing to the old file rather than losing lines.
+                    Err(e) => log::error!("cannot reopen access log {}: {e}", path.display()),
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,8 @@
-//! Recording calls: request ids and the access log.
+//! Recording calls: request ids, the access log, metrics and token usage.
 
 mod access_log;
+mod call;
+pub mod metrics;
 pub mod request_model;
 pub mod sse;
 pub mod tap;
@@ -10,27 +12,29 @@ pub mod usage;
 mod tap_tests;
 
 pub use access_log::AccessLog;
+pub use call::account;
 
+use http::HeaderValue;
 use pingora::http::RequestHeader;
 use rand::Rng;
 
 /// The client's `x-request-id` when it is a sane token, else a new one.
 pub fn request_id(req: &RequestHeader) -> String {
-    if let Some(id) = req
-        .headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-    {
-        let id = id.trim();
-        if !id.is_empty()
-            && id.len() <= 128
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        {
-            return id.to_string();
-        }
+    if let Some(id) = req.headers.get("x-request-id").and_then(sane_id) {
+        return id.to_string();
     }
     let n: u128 = rand::thread_rng().gen();
     format!("{n:032x}")
+}
+
+/// A request id as a short token of safe characters, fit for a log line
+/// and a response header; anything else is not repeated.
+pub fn sane_id(value: &HeaderValue) -> Option<&str> {
+    let id = value.to_str().ok()?.trim();
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    ok.then_some(id)
 }

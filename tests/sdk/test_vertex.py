@@ -13,6 +13,7 @@ import re
 
 import pytest
 from google import genai
+from google.genai import types
 from google.oauth2.credentials import Credentials
 
 from conftest import (
@@ -25,6 +26,7 @@ from conftest import (
     VIRTUAL_KEY,
     GoogleTokens,
     check_upstream,
+    expected_tokens,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -38,6 +40,10 @@ MODEL = "gemini-2.5-flash"
 CLIENT_TOKEN = "ya29.client-own-token"
 # google-genai 3.6 defaults Vertex to v1beta1 (GOOGLE_GENAI_API_VERSION unset).
 API_VERSION = "v1beta1"
+# What strait's access log and metrics must count (the Vertex mock is
+# Gemini-flavored): input 31, output 18 (12 + 6 thoughts), cached 8,
+# cache_creation 0, reasoning 6.
+TOKENS = expected_tokens("gemini", USAGE["gemini"])
 
 
 def vertex_path(method):
@@ -70,6 +76,12 @@ def client(tokens):
     )
 
 
+def tagged(observe):
+    """Per-call config: google-genai merges these headers into the client's
+    (x-strait-key stays)."""
+    return types.GenerateContentConfig(http_options=types.HttpOptions(headers=observe.headers))
+
+
 def check_usage(meta):
     assert (meta.prompt_token_count, meta.candidates_token_count, meta.total_token_count) == (INPUT, OUTPUT, TOTAL)
     assert (meta.cached_content_token_count, meta.thoughts_token_count) == (CACHED, THOUGHTS)
@@ -88,18 +100,21 @@ def check_vertex_upstream(req, tokens, method, query):
     assert req.json()["contents"][0]["parts"][0]["text"] == "hi"
 
 
-def test_generate_content(client, tokens):
-    r = client.models.generate_content(model=MODEL, contents="hi")
+def test_generate_content(client, tokens, observe):
+    r = client.models.generate_content(model=MODEL, contents="hi", config=tagged(observe))
+    observe.check_response_id(r.sdk_http_response.headers)
     assert r.text == REPLY_TEXT
     assert r.model_version == MODEL
     check_usage(r.usage_metadata)
     check_vertex_upstream(VERTEX.only(), tokens, "generateContent", query=[])
+    observe.check(VERTEX, model=MODEL, tokens=TOKENS, streamed=False)
 
 
-def test_generate_content_stream(client, tokens):
-    chunks = list(client.models.generate_content_stream(model=MODEL, contents="hi"))
+def test_generate_content_stream(client, tokens, observe):
+    chunks = list(client.models.generate_content_stream(model=MODEL, contents="hi", config=tagged(observe)))
     assert "".join(c.text or "" for c in chunks) == STREAM_TEXT
     assert len(chunks) == 3
     check_usage(chunks[-1].usage_metadata)
     req = VERTEX.only()
     check_vertex_upstream(req, tokens, "streamGenerateContent", query=[("alt", "sse")])
+    observe.check(VERTEX, model=MODEL, tokens=TOKENS, streamed=True)

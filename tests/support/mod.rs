@@ -23,6 +23,19 @@ pub const GEMINI_KEY: &str = "AIza-test-gemini-0123456789";
 pub const AZURE_KEY: &str = "azure-test-key-0123456789";
 pub const PROVIDER_KEYS: [&str; 4] = [OPENAI_KEY, ANTHROPIC_KEY, GEMINI_KEY, AZURE_KEY];
 pub const VK: &str = "vk-test-team-a";
+/// Everything that must never appear in a log line, an error body or a
+/// response header the gateway makes.
+pub const SECRETS: [&str; 5] = [OPENAI_KEY, ANTHROPIC_KEY, GEMINI_KEY, AZURE_KEY, VK];
+
+/// Fails the test if a secret is in `text`.
+pub fn assert_no_secret(text: &str, what: &str) {
+    for secret in SECRETS {
+        assert!(
+            !text.contains(secret),
+            "a credential reached {what}:\n{text}"
+        );
+    }
+}
 
 /// The four mocks, one per provider flavor.
 pub struct Mocks {
@@ -113,7 +126,19 @@ pub struct Gateway {
     pub admin: Option<SocketAddr>,
     pub stdout: Arc<Mutex<Vec<String>>>,
     pub stderr: Arc<Mutex<Vec<String>>>,
+    /// The access log file, when the config names one.
+    pub log_file: Option<PathBuf>,
     _dir: TempDir,
+}
+
+/// The `access_log:` of a test config when it is a file path.
+fn log_file_of(config: &str) -> Option<PathBuf> {
+    let value = config
+        .lines()
+        .find_map(|l| l.strip_prefix("access_log:"))?
+        .trim()
+        .trim_matches('"');
+    value.starts_with('/').then(|| PathBuf::from(value))
 }
 
 fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
@@ -146,8 +171,8 @@ impl Gateway {
         let mut child = Command::new(strait_bin())
             .arg("-c")
             .arg(&path)
-            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -175,6 +200,7 @@ impl Gateway {
                     admin,
                     stdout,
                     stderr,
+                    log_file: log_file_of(config),
                     _dir: dir,
                 };
             }
@@ -201,14 +227,24 @@ impl Gateway {
         self.child.id()
     }
 
+    /// The access log's lines: the file when there is one, else stdout.
+    fn access_lines(&self) -> Vec<String> {
+        match &self.log_file {
+            Some(p) => std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect(),
+            None => self.stdout.lock().unwrap().clone(),
+        }
+    }
+
     /// Access-log lines parsed as JSON, waiting up to 2 s for at least `n`.
     pub fn access_log(&self, n: usize) -> Vec<serde_json::Value> {
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             let lines: Vec<serde_json::Value> = self
-                .stdout
-                .lock()
-                .unwrap()
+                .access_lines()
                 .iter()
                 .filter_map(|l| serde_json::from_str(l).ok())
                 .collect();
@@ -219,9 +255,41 @@ impl Gateway {
         }
     }
 
+    /// The access-log line of the request with this id, waiting up to 2 s.
+    pub fn log_line(&self, request_id: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let found = self
+                .access_log(0)
+                .into_iter()
+                .find(|l| l["request_id"] == request_id);
+            if let Some(line) = found {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no access log line for {request_id}:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The admin listener's `/metrics` text.
+    pub fn metrics(&self) -> String {
+        let admin = self.admin.expect("the config has admin_listen");
+        let reply = get(&format!("http://{admin}/metrics"), &[]);
+        assert_eq!(reply.status, 200);
+        reply.text()
+    }
+
+    /// Every log line: stderr, stdout and the access log file.
     pub fn logs(&self) -> String {
         let mut all = self.stderr.lock().unwrap().clone();
         all.extend(self.stdout.lock().unwrap().iter().cloned());
+        if self.log_file.is_some() {
+            all.extend(self.access_lines());
+        }
         all.join("\n")
     }
 }
@@ -231,8 +299,8 @@ fn wait_connectable(addr: SocketAddr) -> bool {
 }
 
 impl Drop for Gateway {
-    /// Stops the process, then fails the test if any provider credential
-    /// reached a log line or the access log.
+    /// Stops the process, then fails the test if any credential reached a
+    /// log line or the access log.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -240,13 +308,7 @@ impl Drop for Gateway {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
-        let logs = self.logs();
-        for secret in PROVIDER_KEYS {
-            assert!(
-                !logs.contains(secret),
-                "a provider credential reached the logs:\n{logs}"
-            );
-        }
+        assert_no_secret(&self.logs(), "the logs");
     }
 }
 
@@ -257,6 +319,8 @@ pub struct Reply {
     pub headers: http::HeaderMap,
     pub body: Vec<u8>,
     pub chunks: Vec<(Duration, Bytes)>,
+    /// The body ended early: the connection closed mid-response.
+    pub cut: bool,
 }
 
 impl Reply {
@@ -332,21 +396,33 @@ pub async fn request_async(
     let mut body = resp.into_body();
     let mut chunks = Vec::new();
     let mut all = Vec::new();
+    let mut cut = false;
     while let Some(frame) = tokio::time::timeout(Duration::from_secs(30), body.frame())
         .await
         .expect("body chunk within 30 s")
     {
-        if let Ok(data) = frame.unwrap().into_data() {
+        let Ok(frame) = frame else {
+            cut = true;
+            break;
+        };
+        if let Ok(data) = frame.into_data() {
             all.extend_from_slice(&data);
             chunks.push((start.elapsed(), data));
         }
     }
-    Reply {
+    let reply = Reply {
         status,
         headers,
         body: all,
         chunks,
+        cut,
+    };
+    // Every error the gateway makes, in every test, is checked for secrets.
+    if reply.header("x-strait-error").is_some() {
+        assert_no_secret(&reply.text(), "a gateway error body");
+        assert_no_secret(&format!("{:?}", reply.headers), "gateway error headers");
     }
+    reply
 }
 
 pub fn get(url: &str, headers: &[(&str, &str)]) -> Reply {

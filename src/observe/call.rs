@@ -1,0 +1,138 @@
+//! The end of a request: what the access log line and the metrics say.
+//! Runs in Pingora's `logging` hook, after the client has been answered.
+
+use std::time::{Duration, Instant};
+
+use pingora::proxy::Session;
+use serde::Serialize;
+
+use super::metrics::{metrics, status_class};
+use super::tap::UsageState;
+use super::AccessLog;
+use crate::ctx::RequestCtx;
+
+#[derive(Serialize)]
+struct Record<'a> {
+    time: String,
+    request_id: &'a str,
+    virtual_key: Option<&'a str>,
+    route: Option<&'static str>,
+    provider: Option<&'static str>,
+    key: Option<&'a str>,
+    method: &'a str,
+    /// Without the query: a client may have put a credential there.
+    path: &'a str,
+    model: Option<&'a str>,
+    status: u16,
+    upstream_status: Option<u16>,
+    upstream_request_id: Option<&'a str>,
+    streamed: bool,
+    bytes_in: u64,
+    bytes_out: u64,
+    latency_ms: f64,
+    ttfb_ms: Option<f64>,
+    upstream_connect_ms: Option<f64>,
+    upstream_reused: Option<bool>,
+    usage: Option<UsageState>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cached_tokens: Option<u64>,
+    cache_creation_tokens: Option<u64>,
+    reasoning_tokens: Option<u64>,
+    error: Option<&'static str>,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// Writes the access log line and updates the metrics for one request.
+pub fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
+    let now = Instant::now();
+    let latency = now.duration_since(ctx.start);
+    let outcome = ctx.tap.as_mut().map(|t| t.finish()).unwrap_or_default();
+    let requested = ctx
+        .model
+        .take()
+        .or_else(|| ctx.model_scan.as_mut().and_then(|s| s.take()));
+    let model = outcome.model.or(requested);
+    let status = session.response_written().map_or(0, |r| r.status.as_u16());
+    let provider = ctx.provider.as_ref().map(|p| p.kind.name());
+    let error = ctx.error.as_ref().map(|e| e.kind);
+    let tokens = outcome.tokens;
+
+    let m = metrics();
+    let provider_label = provider.unwrap_or("none");
+    m.requests
+        .with_label_values(&[
+            ctx.route.map_or("none", |r| r.name()),
+            provider_label,
+            status_class(status),
+        ])
+        .inc();
+    if let Some(p) = provider {
+        m.duration
+            .with_label_values(&[p])
+            .observe(latency.as_secs_f64());
+        if let Some(t) = ctx.first_byte {
+            m.ttfb.with_label_values(&[p]).observe(t.as_secs_f64());
+        }
+        if let (Some(start), Some(end)) = (ctx.upstream_start, ctx.upstream_end) {
+            let waiting = end.saturating_duration_since(start);
+            m.overhead
+                .with_label_values(&[p])
+                .observe(latency.saturating_sub(waiting).as_secs_f64());
+        }
+        if let Some(t) = &tokens {
+            m.add_tokens(p, model.as_deref(), t);
+        }
+        if outcome.state == Some(UsageState::Unknown) {
+            m.usage_unread.with_label_values(&[p]).inc();
+        }
+        let upstream_error = match (error, ctx.upstream_status) {
+            (Some(kind), _) if kind.starts_with("provider_") => Some(kind),
+            (_, Some(429)) => Some("http_429"),
+            (_, Some(500..=599)) => Some("http_5xx"),
+            _ => None,
+        };
+        if let Some(kind) = upstream_error {
+            m.upstream_errors.with_label_values(&[p, kind]).inc();
+        }
+    }
+
+    if !log.enabled() {
+        return;
+    }
+    let req = session.req_header();
+    let record = Record {
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        request_id: &ctx.request_id,
+        virtual_key: ctx.virtual_key.as_deref(),
+        route: ctx.route.map(|r| r.name()),
+        provider,
+        key: ctx.key().map(|k| k.name.as_str()),
+        method: req.method.as_str(),
+        path: req.uri.path(),
+        model: model.as_deref(),
+        status,
+        upstream_status: ctx.upstream_status,
+        upstream_request_id: ctx.upstream_request_id.as_deref(),
+        streamed: ctx.streamed,
+        bytes_in: ctx.bytes_in.max(session.body_bytes_read() as u64),
+        bytes_out: ctx.bytes_out,
+        latency_ms: ms(latency),
+        ttfb_ms: ctx.first_byte.map(ms),
+        upstream_connect_ms: ctx.connect.map(ms),
+        upstream_reused: ctx.reused,
+        usage: outcome.state,
+        input_tokens: tokens.map(|t| t.input),
+        output_tokens: tokens.map(|t| t.output),
+        cached_tokens: tokens.map(|t| t.cached),
+        cache_creation_tokens: tokens.map(|t| t.cache_creation),
+        reasoning_tokens: tokens.map(|t| t.reasoning),
+        error,
+    };
+    if let Ok(line) = serde_json::to_string(&record) {
+        log.write(line);
+    }
+}

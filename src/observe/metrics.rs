@@ -1,0 +1,276 @@
+//! Prometheus metrics, served on the admin listener at `/metrics`.
+//!
+//! Names follow the OpenTelemetry GenAI conventions where they apply (token
+//! `kind` is `input`/`output` like `gen_ai.token.type`, plus the cache and
+//! reasoning breakdowns). Labels are bounded: route and provider are fixed
+//! sets, status is a class, and models past a configurable number share
+//! the label `other`.
+
+use std::collections::HashSet;
+use std::sync::{LazyLock, RwLock};
+
+use prometheus::core::Collector;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+use super::usage::Tokens;
+
+/// Default number of distinct model labels before `other` is used.
+pub const DEFAULT_MODEL_LABELS: usize = 100;
+
+/// Whole requests, from a first byte to a last one: up to long streams.
+const DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
+/// strait's own share of a request: microseconds to a few milliseconds.
+const OVERHEAD_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub duration: HistogramVec,
+    pub ttfb: HistogramVec,
+    pub overhead: HistogramVec,
+    pub tokens: IntCounterVec,
+    pub upstream_errors: IntCounterVec,
+    pub usage_unread: IntCounterVec,
+    pub inflight: IntGauge,
+    pub reloads: IntCounterVec,
+    pub access_log_dropped: IntCounter,
+    models: RwLock<ModelLabels>,
+}
+
+struct ModelLabels {
+    limit: usize,
+    known: HashSet<String>,
+}
+
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+pub fn metrics() -> &'static Metrics {
+    &METRICS
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let registry = Registry::new();
+        // Every metric is built from static, valid names and registered once.
+        fn add<C: Collector + Clone + 'static>(registry: &Registry, c: prometheus::Result<C>) -> C {
+            let c = c.expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        }
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            add(&registry, IntCounterVec::new(Opts::new(name, help), labels))
+        };
+        let histogram = |name: &str, help: &str, buckets: &[f64]| {
+            let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+            add(&registry, HistogramVec::new(opts, &["provider"]))
+        };
+        let requests = counter(
+            "strait_requests_total",
+            "Requests answered, by route, provider and status class.",
+            &["route", "provider", "status_class"],
+        );
+        let duration = histogram(
+            "strait_request_duration_seconds",
+            "Time from the request's arrival to the response's last byte.",
+            DURATION_BUCKETS,
+        );
+        let ttfb = histogram(
+            "strait_time_to_first_byte_seconds",
+            "Time from the request's arrival to the provider's response header.",
+            DURATION_BUCKETS,
+        );
+        let overhead = histogram(
+            "strait_gateway_overhead_seconds",
+            "Time spent in strait itself: total time minus time waiting on the provider.",
+            OVERHEAD_BUCKETS,
+        );
+        let tokens = counter(
+            "strait_tokens_total",
+            "Tokens the providers reported, by kind: input (cached included), output \
+             (reasoning included), cached, cache_creation, reasoning.",
+            &["provider", "model", "kind"],
+        );
+        let upstream_errors = counter(
+            "strait_upstream_errors_total",
+            "Failed provider calls: strait's error type, or http_429 / http_5xx from the provider.",
+            &["provider", "kind"],
+        );
+        let usage_unread = counter(
+            "strait_usage_unknown_total",
+            "Responses whose usage could not be read (compressed, too large, cut off).",
+            &["provider"],
+        );
+        let inflight = add(
+            &registry,
+            IntGauge::new(
+                "strait_inflight_requests",
+                "Requests being served right now.",
+            ),
+        );
+        let reloads = counter(
+            "strait_config_reloads_total",
+            "Configuration reloads, by result.",
+            &["result"],
+        );
+        for result in ["success", "failure"] {
+            reloads.with_label_values(&[result]);
+        }
+        let access_log_dropped = add(
+            &registry,
+            IntCounter::new(
+                "strait_access_log_dropped_total",
+                "Access log lines dropped because the writer fell behind.",
+            ),
+        );
+        let build = add(
+            &registry,
+            IntGauge::with_opts(
+                Opts::new("strait_build_info", "Always 1; the version is a label.")
+                    .const_label("version", env!("CARGO_PKG_VERSION")),
+            ),
+        );
+        build.set(1);
+        Metrics {
+            registry,
+            requests,
+            duration,
+            ttfb,
+            overhead,
+            tokens,
+            upstream_errors,
+            usage_unread,
+            inflight,
+            reloads,
+            access_log_dropped,
+            models: RwLock::new(ModelLabels {
+                limit: DEFAULT_MODEL_LABELS,
+                known: HashSet::new(),
+            }),
+        }
+    }
+
+    pub fn set_model_label_limit(&self, limit: usize) {
+        if let Ok(mut m) = self.models.write() {
+            m.limit = limit;
+        }
+    }
+
+    /// The label for `model`: itself while fewer than the limit are known.
+    pub fn model_label(&self, model: &str) -> String {
+        if let Ok(m) = self.models.read() {
+            if m.known.contains(model) {
+                return model.to_string();
+            }
+        }
+        let Ok(mut m) = self.models.write() else {
+            return "other".to_string();
+        };
+        if m.known.contains(model) {
+            return model.to_string();
+        }
+        if m.known.len() < m.limit {
+            m.known.insert(model.to_string());
+            return model.to_string();
+        }
+        "other".to_string()
+    }
+
+    pub fn add_tokens(&self, provider: &str, model: Option<&str>, t: &Tokens) {
+        let model = self.model_label(model.unwrap_or("unknown"));
+        for (kind, n) in [
+            ("input", t.input),
+            ("output", t.output),
+            ("cached", t.cached),
+            ("cache_creation", t.cache_creation),
+            ("reasoning", t.reasoning),
+        ] {
+            if n > 0 {
+                self.tokens
+                    .with_label_values(&[provider, &model, kind])
+                    .inc_by(n);
+            }
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metrics.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}
+
+/// `2xx`, `4xx`, …; `none` when no response was written (the client left).
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "none",
+    }
+}
+
+/// Counts a request as in flight for as long as this lives.
+pub struct Inflight(());
+
+impl Inflight {
+    pub fn start() -> Inflight {
+        METRICS.inflight.inc();
+        Inflight(())
+    }
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        METRICS.inflight.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_labels_are_capped() {
+        let m = Metrics::new();
+        m.set_model_label_limit(2);
+        assert_eq!(m.model_label("a"), "a");
+        assert_eq!(m.model_label("b"), "b");
+        assert_eq!(m.model_label("c"), "other");
+        assert_eq!(m.model_label("a"), "a");
+    }
+
+    #[test]
+    fn renders_text_format_with_tokens() {
+        let m = Metrics::new();
+        m.add_tokens(
+            "openai",
+            Some("gpt-4o"),
+            &Tokens {
+                input: 11,
+                output: 7,
+                cached: 2,
+                cache_creation: 0,
+                reasoning: 3,
+            },
+        );
+        let text = String::from_utf8(m.render()).unwrap();
+        assert!(text
+            .contains(r#"strait_tokens_total{kind="input",model="gpt-4o",provider="openai"} 11"#));
+        assert!(!text.contains(r#"kind="cache_creation""#));
+        assert!(text.contains(r#"strait_config_reloads_total{result="failure"} 0"#));
+        assert!(text.contains("# TYPE strait_inflight_requests gauge"));
+    }
+}
