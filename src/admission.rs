@@ -106,6 +106,8 @@ pub async fn admit(
         )
     })?;
     let behaviour = kind.behaviour();
+    // Known from here on, so a later refusal is still accounted to it.
+    ctx.provider = Some(provider.clone());
 
     let mut model = behaviour
         .model_in_path(&ctx.native_path)
@@ -122,6 +124,7 @@ pub async fn admit(
     ctx.model = model;
 
     let index = keys::select(&provider, ctx.model.as_deref())?;
+    ctx.key_index = Some(index);
     let key = &provider.keys[index];
     ctx.credential = Some(match &key.credential {
         Credential::Key(secret) => Resolved::Key(secret.clone()),
@@ -145,8 +148,6 @@ pub async fn admit(
         uri.push_str(&query);
     }
     ctx.upstream_uri = uri;
-    ctx.key_index = Some(index);
-    ctx.provider = Some(provider);
     Ok(())
 }
 

@@ -185,7 +185,7 @@ impl ProxyHttp for Gateway {
 
     async fn upstream_response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
@@ -198,7 +198,8 @@ impl ProxyHttp for Gateway {
             .headers
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-        if let Some(provider) = &ctx.provider {
+        let has_body = session.req_header().method != http::Method::HEAD;
+        if let Some(provider) = ctx.provider.as_ref().filter(|_| has_body) {
             let format = provider.kind.behaviour().usage_format(&ctx.native_path);
             ctx.tap = Some(ResponseTap::new(format, resp));
         }

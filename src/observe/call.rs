@@ -48,7 +48,18 @@ fn ms(d: Duration) -> f64 {
 
 /// Writes the access log line and updates the metrics for one request.
 pub fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
+    // Not in flight any more: the gauge is right by the time the line is out.
+    drop(ctx.inflight.take());
     let now = Instant::now();
+    // Pingora does not pass every end of a body through the body filter
+    // (a response that is headers only; some HTTP/2 endings): a call that
+    // finished without error ended here at the latest.
+    if ctx.error.is_none() && ctx.upstream_status.is_some() {
+        if let Some(tap) = ctx.tap.as_mut().filter(|t| !t.ended()) {
+            tap.end();
+        }
+        ctx.upstream_end.get_or_insert(now);
+    }
     let latency = now.duration_since(ctx.start);
     let outcome = ctx.tap.as_mut().map(|t| t.finish()).unwrap_or_default();
     let requested = ctx

@@ -20,6 +20,9 @@ pub struct SseReader {
     after_cr: bool,
     /// The current event has passed the cap and is being skipped.
     skipping: bool,
+    /// The line that passed the cap is still arriving; its line ending
+    /// ends it, not the event.
+    skipping_line: bool,
     overflowed: bool,
     cap: usize,
 }
@@ -38,6 +41,7 @@ impl SseReader {
             has_data: false,
             after_cr: false,
             skipping: false,
+            skipping_line: false,
             overflowed: false,
             cap,
         }
@@ -50,6 +54,10 @@ impl SseReader {
 
     /// Feeds one read; `on_event` gets the data of each event it completes.
     pub fn feed(&mut self, mut chunk: &[u8], on_event: &mut impl FnMut(&[u8])) {
+        // An empty read says nothing, and must not end a pending `\r\n`.
+        if chunk.is_empty() {
+            return;
+        }
         if self.after_cr {
             self.after_cr = false;
             if let Some(rest) = chunk.strip_prefix(b"\n") {
@@ -70,10 +78,17 @@ impl SseReader {
             } else {
                 rest
             };
+            if std::mem::take(&mut self.skipping_line) {
+                continue;
+            }
             if self.line.is_empty() {
                 self.line_done(line, on_event);
             } else {
                 self.push_partial(line);
+                // This very line passed the cap: it has ended, its event has not.
+                if std::mem::take(&mut self.skipping_line) {
+                    continue;
+                }
                 let whole = std::mem::take(&mut self.line);
                 self.line_done(&whole, on_event);
                 self.line = whole;
@@ -100,6 +115,7 @@ impl SseReader {
         }
         if self.line.len() + self.data.len() + bytes.len() > self.cap {
             self.skip_event();
+            self.skipping_line = true;
         } else {
             self.line.extend_from_slice(bytes);
         }
@@ -231,6 +247,42 @@ mod tests {
             true,
         );
         assert!(got.is_empty() && r.overflowed());
+    }
+
+    #[test]
+    fn empty_reads_change_nothing() {
+        let got = events(
+            &mut SseReader::default(),
+            &[b"data: l1\r", b"", b"\ndata: l2\r\n", b"", b"\r\n"],
+            true,
+        );
+        assert_eq!(got, ["l1\nl2"]);
+    }
+
+    #[test]
+    fn the_end_of_an_oversized_line_does_not_end_its_event() {
+        let mut r = SseReader::with_cap(16);
+        let got = events(
+            &mut r,
+            &[
+                b"data: 0123456789ABCDEFGHIJ",
+                b"\ndata: tail\n\ndata: next\n\n",
+            ],
+            true,
+        );
+        assert_eq!(got, ["next"]);
+        assert!(r.overflowed());
+        // The same, with the oversized line completed within one read.
+        let mut r = SseReader::with_cap(16);
+        let got = events(
+            &mut r,
+            &[
+                b"data: 0123456789",
+                b"ABCDEFGHIJ\ndata: tail\n\ndata: next\n\n",
+            ],
+            true,
+        );
+        assert_eq!(got, ["next"]);
     }
 
     #[test]

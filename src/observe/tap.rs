@@ -103,6 +103,10 @@ impl ResponseTap {
         }
     }
 
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
     /// The upstream body ended normally.
     pub fn end(&mut self) {
         self.ended = true;

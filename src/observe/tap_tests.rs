@@ -227,7 +227,8 @@ fn a_stream_cut_off_mid_event_keeps_what_arrived_whole() {
     assert_eq!(got.state, Some(UsageState::Partial));
     // message_start's counts (output 1), nothing from the half-read delta.
     assert_eq!(got.tokens, t(45, 1, 13, 7, 0));
-    // Cut anywhere, nothing panics and nothing is reported as complete.
+    // Cut anywhere, nothing panics, and an unfinished response is never
+    // called complete (Reported) or usage-free (Absent).
     for case in cases() {
         for i in 0..case.body.len() {
             let got = run(&case, &[&case.body[..i]], false);

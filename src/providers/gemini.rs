@@ -27,7 +27,12 @@ impl Provider for Gemini {
         }
     }
 
-    fn usage_format(&self, _path: &str) -> Format {
-        Format::Gemini
+    /// Gemini also serves an OpenAI-compatible API under `/openai/`.
+    fn usage_format(&self, path: &str) -> Format {
+        if path.contains("/openai/") {
+            Format::OpenAi
+        } else {
+            Format::Gemini
+        }
     }
 }

@@ -93,8 +93,16 @@ impl Provider for Vertex {
         }
     }
 
-    fn usage_format(&self, _path: &str) -> Format {
-        Format::Gemini
+    /// Vertex also serves Claude (Anthropic's format) and an
+    /// OpenAI-compatible endpoint.
+    fn usage_format(&self, path: &str) -> Format {
+        if path.contains("/publishers/anthropic/") {
+            Format::Anthropic
+        } else if path.contains("/endpoints/openapi/") {
+            Format::OpenAi
+        } else {
+            Format::Gemini
+        }
     }
 }
 
