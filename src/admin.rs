@@ -35,11 +35,24 @@ impl ServeHttp for Admin {
         } else {
             match path.as_str() {
                 "/healthz" => (200, "application/json", br#"{"status":"ok"}"#.to_vec()),
-                "/readyz" => match self.lifecycle.ready().await {
-                    Ok(()) => (200, "application/json", br#"{"status":"ready"}"#.to_vec()),
-                    Err(why) => error(503, "not_ready", why),
-                },
-                "/metrics" => (200, "text/plain; version=0.0.4", metrics().render()),
+                "/readyz" => {
+                    let config = self.lifecycle.config();
+                    let (status, body) = match self.lifecycle.ready().await {
+                        Ok(()) => (
+                            200,
+                            serde_json::json!({"status": "ready", "config": *config}),
+                        ),
+                        Err(why) => (
+                            503,
+                            serde_json::json!({
+                                "error": {"type": "not_ready", "message": why},
+                                "config": *config,
+                            }),
+                        ),
+                    };
+                    (status, "application/json", body.to_string().into_bytes())
+                }
+                "/metrics" => (200, prometheus::TEXT_FORMAT, metrics().render()),
                 _ => error(404, "unknown_route", &format!("no admin endpoint {path}")),
             }
         };

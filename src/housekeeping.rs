@@ -1,9 +1,11 @@
 //! Everything that runs beside the proxy: the access-log writer, provider
-//! DNS, token minting and the SIGUSR1 log reopen. It is a Pingora service
-//! so it starts after Pingora has daemonised; threads started before the
-//! fork would not exist in the daemon.
+//! DNS, token minting, config reloads (SIGHUP, file watch), the SIGUSR1 log
+//! reopen, systemd notifications and the drain on shutdown. It is a Pingora
+//! service so it starts after Pingora has daemonised; threads started
+//! before the fork would not exist in the daemon.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -14,11 +16,17 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::config::Snapshot;
 use crate::lifecycle::Lifecycle;
 use crate::observe::AccessLog;
+use crate::reload::Reloader;
+
+/// How often the config file is looked at when `reload.watch` is on, and
+/// how often readiness is checked until it is announced.
+const TICK: Duration = Duration::from_millis(250);
 
 pub struct Housekeeping {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub access_log: Arc<AccessLog>,
     pub lifecycle: Arc<Lifecycle>,
+    pub reloader: Reloader,
 }
 
 #[async_trait]
@@ -31,15 +39,35 @@ impl BackgroundService for Housekeeping {
         crate::tokens::spawn_refresher(move || tokens.load().token_sources());
         crate::resolver::spawn(self.snapshot.clone(), self.lifecycle.clone());
 
-        let mut usr1 = match signal(SignalKind::user_defined1()) {
-            Ok(s) => s,
-            Err(e) => return log::error!("cannot handle SIGUSR1: {e}"),
+        let (Ok(mut usr1), Ok(mut hup)) = (
+            signal(SignalKind::user_defined1()),
+            signal(SignalKind::hangup()),
+        ) else {
+            log::error!("cannot handle SIGUSR1 and SIGHUP: reloads and log reopening are off");
+            let _ = shutdown.changed().await;
+            crate::shutdown::drain_then_exit(&self.access_log).await
         };
+        let mut tick = tokio::time::interval(TICK);
+        let mut announced = false;
         loop {
             tokio::select! {
                 _ = usr1.recv() => self.access_log.reopen(),
-                _ = shutdown.changed() => return,
+                _ = hup.recv() => {
+                    crate::notify::reloading();
+                    self.reloader.reload("SIGHUP").await;
+                    crate::notify::ready();
+                }
+                _ = tick.tick() => {
+                    if !announced && self.lifecycle.ready().await.is_ok() {
+                        log::info!("ready");
+                        crate::notify::ready();
+                        announced = true;
+                    }
+                    self.reloader.poll().await;
+                }
+                _ = shutdown.changed() => break,
             }
         }
+        crate::shutdown::drain_then_exit(&self.access_log).await
     }
 }

@@ -8,15 +8,34 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use pingora::server::{ShutdownSignal, ShutdownSignalWatch};
-use tokio::signal::unix::{signal, SignalKind};
+use arc_swap::ArcSwap;
+use serde::Serialize;
 
 pub struct Lifecycle {
     listeners: Vec<SocketAddr>,
     bound: AtomicBool,
     resolved: AtomicBool,
     draining: AtomicBool,
+    config: ArcSwap<ConfigState>,
+}
+
+/// The active config and the last reload, as `/readyz` shows them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConfigState {
+    pub path: String,
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+    pub loaded_at: String,
+    pub reloads: u64,
+    /// The errors of the last reload, when it failed; cleared by a success.
+    pub last_error: Option<ReloadError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadError {
+    pub at: String,
+    pub sha256: String,
+    pub errors: Vec<String>,
 }
 
 impl Lifecycle {
@@ -26,7 +45,16 @@ impl Lifecycle {
             bound: AtomicBool::new(false),
             resolved: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            config: ArcSwap::from_pointee(ConfigState::default()),
         })
+    }
+
+    pub fn config(&self) -> Arc<ConfigState> {
+        self.config.load_full()
+    }
+
+    pub fn set_config(&self, state: ConfigState) {
+        self.config.store(Arc::new(state));
     }
 
     pub fn set_resolved(&self) {
@@ -75,31 +103,5 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
             SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
         }
         _ => addr,
-    }
-}
-
-/// Pingora's own signal handling (SIGQUIT upgrade, SIGTERM graceful, SIGINT
-/// fast), marking the process as draining first so `/readyz` turns away
-/// new traffic.
-pub struct Signals(pub Arc<Lifecycle>);
-
-#[async_trait]
-impl ShutdownSignalWatch for Signals {
-    async fn recv(&self) -> ShutdownSignal {
-        let (Ok(mut quit), Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::quit()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            log::error!("cannot install signal handlers; stopping");
-            return ShutdownSignal::FastShutdown;
-        };
-        let got = tokio::select! {
-            _ = quit.recv() => ShutdownSignal::GracefulUpgrade,
-            _ = term.recv() => ShutdownSignal::GracefulTerminate,
-            _ = int.recv() => ShutdownSignal::FastShutdown,
-        };
-        self.0.set_draining();
-        got
     }
 }

@@ -65,6 +65,7 @@ fn main() -> ExitCode {
     let opts = strait::server::Options {
         daemon: cli.daemon,
         upgrade: cli.upgrade,
+        config: cli.config.clone(),
     };
     match strait::server::run(loaded, opts) {
         Ok(()) => ExitCode::SUCCESS,

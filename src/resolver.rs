@@ -27,7 +27,7 @@ pub fn spawn(snapshot: Arc<ArcSwap<Snapshot>>, lifecycle: Arc<Lifecycle>) {
     }
 }
 
-fn resolve_all(snapshot: &Snapshot) {
+pub fn resolve_all(snapshot: &Snapshot) {
     // Keys of one provider share their upstream: look each one up once.
     let mut seen: Vec<*const crate::upstream::Upstream> = Vec::new();
     for upstream in snapshot.upstreams().filter(|u| u.needs_resolution()) {

@@ -1,7 +1,9 @@
 //! Turning a loaded config into a running Pingora server.
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use pingora::prelude::*;
@@ -15,9 +17,11 @@ use crate::admin::Admin;
 use crate::config::{Loaded, Settings};
 use crate::gateway::Gateway;
 use crate::housekeeping::Housekeeping;
-use crate::lifecycle::{Lifecycle, Signals};
+use crate::lifecycle::Lifecycle;
 use crate::observe::metrics::metrics;
 use crate::observe::AccessLog;
+use crate::reload::Reloader;
+use crate::shutdown::{Signals, UpgradeCommand};
 
 /// Pingora's defaults that do not suit a gateway of long-lived streams:
 /// one thread, a 300 s sleep before every shutdown, 16 retries.
@@ -26,8 +30,10 @@ fn server_conf(settings: &Settings, daemon: bool) -> ServerConf {
     let mut conf = ServerConf {
         threads: s.threads.as_ref().map_or_else(default_threads, |t| t.value),
         daemon: daemon || s.daemon.unwrap_or(false),
-        grace_period_seconds: Some(s.grace_period_seconds.unwrap_or(0)),
-        graceful_shutdown_timeout_seconds: Some(s.graceful_shutdown_timeout_seconds.unwrap_or(60)),
+        // Pingora sleeps this long after the listeners close; strait exits
+        // as soon as nothing is in flight (see shutdown.rs), so it is a bound.
+        grace_period_seconds: Some(s.grace_period_seconds.unwrap_or(DEFAULT_GRACE)),
+        graceful_shutdown_timeout_seconds: Some(s.graceful_shutdown_timeout_seconds.unwrap_or(5)),
         max_retries: 2,
         work_stealing: s.work_stealing.unwrap_or(true),
         error_log: s.error_log.clone(),
@@ -47,6 +53,9 @@ fn server_conf(settings: &Settings, daemon: bool) -> ServerConf {
     conf
 }
 
+/// The longest a stream may keep a stopping process alive, by default.
+const DEFAULT_GRACE: u64 = 300;
+
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
@@ -63,6 +72,19 @@ fn concrete(addr: SocketAddr) -> std::io::Result<SocketAddr> {
 pub struct Options {
     pub daemon: bool,
     pub upgrade: bool,
+    /// The config file, for reloads and for the process an upgrade starts.
+    pub config: PathBuf,
+}
+
+/// The binary to start for a SIGUSR2 upgrade: the path this one was started
+/// from (so a package upgrade's new file), made absolute now because a
+/// daemon changes its working directory.
+fn own_program() -> PathBuf {
+    let argv0 = std::env::args_os().next().map(PathBuf::from);
+    match argv0 {
+        Some(p) if p.components().count() > 1 => std::path::absolute(&p).unwrap_or(p),
+        _ => std::env::current_exe().unwrap_or_else(|_| PathBuf::from("strait")),
+    }
 }
 
 /// Builds the server and runs it until it is told to stop.
@@ -71,6 +93,22 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         snapshot, settings, ..
     } = loaded;
     let conf = server_conf(&settings, opts.daemon);
+    let config_path = std::path::absolute(&opts.config).unwrap_or(opts.config.clone());
+    let mut upgrade_args = vec![
+        "-c".to_string(),
+        config_path.display().to_string(),
+        "-u".to_string(),
+    ];
+    if conf.daemon {
+        upgrade_args.push("-d".to_string());
+    }
+    let upgrade = UpgradeCommand {
+        program: own_program(),
+        args: upgrade_args,
+        upgrade_sock: PathBuf::from(&conf.upgrade_sock),
+        config: config_path.clone(),
+    };
+    let drain_delay = Duration::from_secs(settings.server.drain_delay_seconds.unwrap_or(0));
     let pingora_opt = Opt {
         upgrade: opts.upgrade,
         daemon: conf.daemon,
@@ -124,12 +162,14 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         None => None,
     };
 
+    let reloader = Reloader::new(config_path, snapshot.clone(), lifecycle.clone(), &settings);
     server.add_service(background_service(
         "strait housekeeping",
         Housekeeping {
             snapshot,
             access_log,
             lifecycle: lifecycle.clone(),
+            reloader,
         },
     ));
     for addr in &bound {
@@ -139,7 +179,11 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         log::info!("admin listening on {addr}");
     }
     server.run(RunArgs {
-        shutdown_signal: Box::new(Signals(lifecycle)),
+        shutdown_signal: Box::new(Signals {
+            lifecycle,
+            drain_delay,
+            upgrade,
+        }),
     });
     Ok(())
 }

@@ -39,6 +39,49 @@ pub struct Settings {
     pub access_log: Option<Option<PathBuf>>,
     /// `metrics.max_model_labels`.
     pub max_model_labels: usize,
+    /// `reload.watch`.
+    pub watch: bool,
+    /// `reload.debounce_ms`.
+    pub debounce: std::time::Duration,
+}
+
+impl Settings {
+    /// The settings a reload cannot apply, by name, as comparable text.
+    pub fn restart_only(&self) -> Vec<(&'static str, String)> {
+        let s = &self.server;
+        vec![
+            ("listen", format!("{:?}", self.listen)),
+            ("admin_listen", format!("{:?}", self.admin_listen)),
+            ("access_log", format!("{:?}", self.access_log)),
+            (
+                "server.threads",
+                format!("{:?}", s.threads.as_ref().map(|t| t.value)),
+            ),
+            ("server.pid_file", format!("{:?}", s.pid_file)),
+            ("server.upgrade_sock", format!("{:?}", s.upgrade_sock)),
+            ("server.error_log", format!("{:?}", s.error_log)),
+            ("server.user", format!("{:?}", s.user)),
+            ("server.group", format!("{:?}", s.group)),
+            ("server.daemon", format!("{:?}", s.daemon)),
+            ("server.work_stealing", format!("{:?}", s.work_stealing)),
+            (
+                "server.grace_period_seconds",
+                format!("{:?}", s.grace_period_seconds),
+            ),
+            (
+                "server.graceful_shutdown_timeout_seconds",
+                format!("{:?}", s.graceful_shutdown_timeout_seconds),
+            ),
+            (
+                "server.drain_delay_seconds",
+                format!("{:?}", s.drain_delay_seconds),
+            ),
+            (
+                "server.upstream_keepalive_pool_size",
+                format!("{:?}", s.upstream_keepalive_pool_size),
+            ),
+        ]
+    }
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -182,6 +225,8 @@ pub fn build(raw: RawConfig, ctx: &Context<'_>) -> Result<Loaded, Vec<Diagnostic
                 .metrics
                 .max_model_labels
                 .unwrap_or(crate::observe::metrics::DEFAULT_MODEL_LABELS),
+            watch: raw.reload.watch.unwrap_or(false),
+            debounce: std::time::Duration::from_millis(raw.reload.debounce_ms.unwrap_or(500)),
         },
         warnings: c.warnings,
     })

@@ -23,6 +23,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub metrics: RawMetrics,
     #[serde(default)]
+    pub reload: RawReload,
+    #[serde(default)]
     pub allow_unauthenticated: bool,
     #[serde(default)]
     pub virtual_keys: Vec<S<RawVirtualKey>>,
@@ -35,6 +37,15 @@ pub struct RawConfig {
 pub struct RawMetrics {
     /// Distinct `model` label values before the rest are counted as `other`.
     pub max_model_labels: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReload {
+    /// Reload when the file changes, besides on SIGHUP.
+    pub watch: Option<bool>,
+    /// Quiet time after a change before reloading, so a save is one reload.
+    pub debounce_ms: Option<u64>,
 }
 
 /// Mapped onto Pingora's `ServerConf`; only the fields that make sense for strait.
@@ -51,6 +62,8 @@ pub struct RawServer {
     pub work_stealing: Option<bool>,
     pub grace_period_seconds: Option<u64>,
     pub graceful_shutdown_timeout_seconds: Option<u64>,
+    /// After SIGTERM, keep serving this long with `/readyz` failing.
+    pub drain_delay_seconds: Option<u64>,
     pub upstream_keepalive_pool_size: Option<usize>,
 }
 

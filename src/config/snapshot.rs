@@ -46,6 +46,26 @@ impl Snapshot {
             .collect()
     }
 
+    /// Carries over what the previous config already knows about the same
+    /// upstreams and credentials: resolved addresses (so no request waits
+    /// for DNS) and minted tokens. Unchanged upstreams keep the same Pingora
+    /// peers, so their pooled connections stay in use.
+    pub fn adopt_from(&self, previous: &Snapshot) {
+        for key in self.keys() {
+            if let Some(old) = previous
+                .upstreams()
+                .find(|u| u.host == key.upstream.host && u.port == key.upstream.port)
+            {
+                key.upstream.adopt_addresses(old);
+            }
+            if let Credential::Token(t) = &key.credential {
+                for old in previous.token_sources() {
+                    t.adopt(&old);
+                }
+            }
+        }
+    }
+
     fn keys(&self) -> impl Iterator<Item = &KeyConfig> {
         self.providers.iter().flatten().flat_map(|p| p.keys.iter())
     }

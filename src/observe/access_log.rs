@@ -19,6 +19,8 @@ enum Msg {
     Line(String),
     /// Look at the reopen flag now.
     Wake,
+    /// Everything before this is written; say so.
+    Flush(SyncSender<()>),
 }
 
 /// What the writer thread takes over when it starts.
@@ -90,6 +92,16 @@ impl AccessLog {
         }
     }
 
+    /// Waits (up to `timeout`) until every line queued so far is written,
+    /// before the process exits.
+    pub fn flush(&self, timeout: std::time::Duration) {
+        let Some(tx) = &self.tx else { return };
+        let (done_tx, done_rx) = sync_channel(1);
+        if tx.send(Msg::Flush(done_tx)).is_ok() {
+            let _ = done_rx.recv_timeout(timeout);
+        }
+    }
+
     pub fn enabled(&self) -> bool {
         self.tx.is_some()
     }
@@ -113,14 +125,22 @@ fn write_lines(
     let mut out = BufWriter::new(out);
     while let Ok(msg) = rx.recv() {
         let mut next = Some(msg);
+        let mut flushed = Vec::new();
         // Batch whatever is already queued, then flush once.
         while let Some(msg) = next {
-            if let Msg::Line(line) = msg {
-                let _ = writeln!(out, "{line}");
+            match msg {
+                Msg::Line(line) => {
+                    let _ = writeln!(out, "{line}");
+                }
+                Msg::Wake => {}
+                Msg::Flush(done) => flushed.push(done),
             }
             next = rx.try_recv().ok();
         }
         let _ = out.flush();
+        for done in flushed {
+            let _ = done.send(());
+        }
         if let Some(path) = path.as_deref() {
             if reopen.swap(false, Ordering::AcqRel) {
                 match open(path) {

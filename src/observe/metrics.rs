@@ -121,7 +121,7 @@ impl Metrics {
             "Configuration reloads, by result.",
             &["result"],
         );
-        for result in ["success", "failure"] {
+        for result in ["success", "error"] {
             reloads.with_label_values(&[result]);
         }
         let access_log_dropped = add(
@@ -270,7 +270,7 @@ mod tests {
         assert!(text
             .contains(r#"strait_tokens_total{kind="input",model="gpt-4o",provider="openai"} 11"#));
         assert!(!text.contains(r#"kind="cache_creation""#));
-        assert!(text.contains(r#"strait_config_reloads_total{result="failure"} 0"#));
+        assert!(text.contains(r#"strait_config_reloads_total{result="error"} 0"#));
         assert!(text.contains("# TYPE strait_inflight_requests gauge"));
     }
 }

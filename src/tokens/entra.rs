@@ -6,6 +6,7 @@ use super::Minted;
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
 
+#[derive(PartialEq, Eq)]
 pub struct EntraClient {
     pub authority_host: String,
     pub tenant_id: String,

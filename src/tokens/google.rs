@@ -28,6 +28,15 @@ pub struct ServiceAccount {
     key: RsaKeyPair,
 }
 
+impl ServiceAccount {
+    pub fn same_as(&self, other: &ServiceAccount) -> bool {
+        use ring::signature::KeyPair;
+        self.client_email == other.client_email
+            && self.token_uri == other.token_uri
+            && self.key.public_key().as_ref() == other.key.public_key().as_ref()
+    }
+}
+
 #[derive(Deserialize)]
 struct Json {
     client_email: String,

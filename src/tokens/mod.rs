@@ -32,6 +32,17 @@ pub enum Minter {
     Entra(EntraClient),
 }
 
+impl Minter {
+    /// Same identity, secret and endpoint: a token of one serves the other.
+    fn same_as(&self, other: &Minter) -> bool {
+        match (self, other) {
+            (Minter::Google(a), Minter::Google(b)) => a.same_as(b),
+            (Minter::Entra(a), Minter::Entra(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// A minted token as the endpoint returned it.
 pub struct Minted {
     pub access_token: String,
@@ -98,6 +109,19 @@ impl TokenSource {
                 ));
             }
         }
+    }
+
+    /// Takes over the token of the same credential in the previous config,
+    /// so a reload neither mints again nor makes requests wait.
+    pub fn adopt(&self, previous: &TokenSource) {
+        if self.minter.same_as(&previous.minter) {
+            self.state.store(previous.state.load_full());
+        }
+    }
+
+    /// Whether a first mint is still to come.
+    pub fn pending(&self) -> bool {
+        matches!(**self.state.load(), State::Pending)
     }
 
     fn due(&self, now: Instant) -> bool {

@@ -128,7 +128,19 @@ pub struct Gateway {
     pub stderr: Arc<Mutex<Vec<String>>>,
     /// The access log file, when the config names one.
     pub log_file: Option<PathBuf>,
+    /// The config file it was started with (rewrite it to test reloads).
+    pub config_path: PathBuf,
     _dir: TempDir,
+}
+
+/// A port that was free a moment ago, for configs that need a fixed one
+/// (a binary upgrade takes over listeners by address).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The `access_log:` of a test config when it is a file path.
@@ -166,11 +178,17 @@ impl Gateway {
     }
 
     pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Gateway {
+        Self::start_with(config, &[], env)
+    }
+
+    /// Starts `strait -c <config> <args>`; waits until it listens.
+    pub fn start_with(config: &str, args: &[&str], env: &[(&str, &str)]) -> Gateway {
         let dir = TempDir::new();
         let path = dir.write("strait.yaml", config);
         let mut child = Command::new(strait_bin())
             .arg("-c")
             .arg(&path)
+            .args(args)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -201,6 +219,7 @@ impl Gateway {
                     stdout,
                     stderr,
                     log_file: log_file_of(config),
+                    config_path: path,
                     _dir: dir,
                 };
             }
@@ -225,6 +244,32 @@ impl Gateway {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends a signal by name (`HUP`, `TERM`, `QUIT`, `USR1`, `USR2`).
+    pub fn signal(&self, name: &str) {
+        send_signal(self.pid(), name);
+    }
+
+    /// Waits up to `timeout` for the process to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The admin listener's `/readyz` as (status, JSON body).
+    pub fn readyz(&self) -> (u16, serde_json::Value) {
+        let admin = self.admin.expect("the config has admin_listen");
+        let r = get(&format!("http://{admin}/readyz"), &[]);
+        (r.status, r.json())
     }
 
     /// The access log's lines: the file when there is one, else stdout.
@@ -292,6 +337,15 @@ impl Gateway {
         }
         all.join("\n")
     }
+}
+
+pub fn send_signal(pid: u32, name: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
+    assert!(ok.success(), "kill -{name} {pid} failed");
 }
 
 fn wait_connectable(addr: SocketAddr) -> bool {
