@@ -289,6 +289,13 @@ impl ProxyHttp for Gateway {
         account(session, ctx, &self.access_log);
     }
 
+    /// A client that goes away mid-response is routine, not an error worth a
+    /// log line each (they come in thousands when a load balancer drains);
+    /// the access log still records it as `client_closed`.
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
+        error.esource() == &ErrorSource::Downstream
+    }
+
     /// Pingora's error log names the request with this; the query is left
     /// out because a client may have put a key in it.
     fn request_summary(&self, session: &Session, _ctx: &RequestCtx) -> String {

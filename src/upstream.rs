@@ -34,6 +34,9 @@ pub struct Upstream {
     /// roots plus the configured ones (Pingora takes a per-peer list instead
     /// of the system store, not in addition to it).
     ca: Option<Arc<[WrappedX509]>>,
+    /// Speak HTTP/2 without TLS (`network_config.h2c`): many requests share
+    /// a connection, as they do over TLS.
+    pub h2c: bool,
     addrs: ArcSwap<Vec<SocketAddr>>,
 }
 
@@ -81,6 +84,7 @@ impl Upstream {
             base_path,
             authority,
             ca,
+            h2c: false,
             addrs: ArcSwap::from_pointee(addrs),
         })
     }
@@ -138,6 +142,9 @@ impl Upstream {
             o.set_http_version(2, 1);
             o.max_h2_streams = H2_STREAMS;
             o.ca = self.ca.clone();
+        } else if self.h2c {
+            o.set_http_version(2, 2);
+            o.max_h2_streams = H2_STREAMS;
         }
         Some(Box::new(peer))
     }

@@ -574,3 +574,45 @@ fn admin_health() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["status"], "ok");
 }
+
+#[test]
+fn h2c_speaks_http2_to_an_http_base_url() {
+    let mocks = Mocks::start();
+    let config = mocks.config("").replace(
+        &format!("network_config: {{ base_url: \"{}\" }}", mocks.openai.url()),
+        &format!(
+            "network_config: {{ base_url: \"{}\", h2c: true }}",
+            mocks.openai.url()
+        ),
+    );
+    assert!(config.contains("h2c: true"));
+    let gw = Gateway::start(&config);
+    let auth = ("authorization", "Bearer vk-test-team-a");
+    let url = gw.url("/openai_passthrough/v1/chat/completions");
+    let r = post_json(&url, &[auth], &chat_body("gpt-4o"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = json!({"model": "gpt-4o", "messages": [], "stream": true});
+    let r = post_json(&url, &[auth, ("x-request-id", "h2c-stream")], &body);
+    assert!(r.text().contains("[DONE]"), "{}", r.text());
+    // The second request rides the first one's HTTP/2 connection.
+    assert_eq!(gw.log_line("h2c-stream")["upstream_reused"], true);
+    assert_eq!(
+        mocks.openai.last().header("authorization"),
+        Some(format!("Bearer {OPENAI_KEY}").as_str())
+    );
+
+    let bad = mocks.config("").replace(
+        &format!("network_config: {{ base_url: \"{}\" }}", mocks.openai.url()),
+        "network_config: { base_url: \"https://api.openai.com\", h2c: true }",
+    );
+    let dir = TempDir::new();
+    let path = dir.write("bad.yaml", &bad);
+    let out = std::process::Command::new(strait_bin())
+        .arg("check")
+        .arg("-c")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("h2c applies to http:// base URLs"));
+}

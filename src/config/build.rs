@@ -316,7 +316,7 @@ fn provider_config(
             c.warn(url, "azure ignores network_config.base_url: each key's azure_key_config.endpoint is used");
             None
         }
-        (Some(url), _) => upstream(c, url, extra_ca.as_deref()),
+        (Some(url), _) => upstream(c, url, extra_ca.as_deref(), net.h2c.as_ref()),
         (None, Some(default)) => Some(Arc::new(
             Upstream::parse(default, extra_ca.as_deref()).expect("built-in base URL is valid"),
         )),
@@ -422,7 +422,7 @@ fn key_config(
             c.ignored(&az.deployments, "azure_key_config.deployments");
             minter = entra(c, &what, az);
             match &az.endpoint {
-                Some(url) => upstream(c, url, extra_ca),
+                Some(url) => upstream(c, url, extra_ca, None),
                 None => {
                     c.error(
                         raw,
@@ -470,7 +470,7 @@ fn key_config(
                         vx.region.referenced,
                         vx.region.defined,
                     );
-                    upstream(c, &url, extra_ca)
+                    upstream(c, &url, extra_ca, None)
                 }
             }
         }
@@ -646,9 +646,21 @@ fn upstream(
     c: &mut Checker,
     url: &Spanned<String>,
     extra_ca: Option<&[rustls_pki_types::CertificateDer<'static>]>,
+    h2c: Option<&Spanned<bool>>,
 ) -> Option<Arc<Upstream>> {
     match Upstream::parse(url.value.trim(), extra_ca) {
-        Ok(u) => Some(Arc::new(u)),
+        Ok(mut u) => {
+            if let Some(h2c) = h2c.filter(|h| h.value) {
+                if u.tls {
+                    c.error(
+                        h2c,
+                        "h2c applies to http:// base URLs; https:// negotiates HTTP/2 itself",
+                    );
+                }
+                u.h2c = true;
+            }
+            Some(Arc::new(u))
+        }
         Err(e) => {
             c.error(url, e);
             None

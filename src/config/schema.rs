@@ -148,6 +148,8 @@ pub struct RawNetworkConfig {
     pub stream_idle_timeout_in_seconds: Option<S<u64>>,
     pub connect_timeout_in_seconds: Option<S<u64>>,
     pub ca_cert_pem: Option<S<String>>,
+    /// HTTP/2 without TLS (prior knowledge) to an `http://` base URL.
+    pub h2c: Option<S<bool>>,
     // Bifrost fields accepted for compatibility, not acted on.
     pub max_retries: Option<S<IgnoredAny>>,
     pub retry_backoff_initial_ms: Option<S<IgnoredAny>>,

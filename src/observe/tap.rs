@@ -7,7 +7,7 @@ use pingora::http::ResponseHeader;
 use serde::Serialize;
 
 use super::sse::SseReader;
-use super::usage::{Format, Tokens, Usage};
+use super::usage::{carries_usage, Format, Tokens, Usage};
 
 /// A JSON body larger than this is passed through and logged without usage.
 pub const JSON_CAP: usize = 4 * 1024 * 1024;
@@ -44,9 +44,60 @@ enum Mode {
 #[derive(Debug)]
 pub struct ResponseTap {
     mode: Mode,
+    events: Events,
+    ended: bool,
+}
+
+/// What the SSE events have said so far.
+#[derive(Debug)]
+struct Events {
     usage: Usage,
     malformed: bool,
-    ended: bool,
+    /// Where usage is replaced by each report, the last report, read at the
+    /// end instead of parsing every chunk's running totals.
+    latest: Vec<u8>,
+    /// Events parsed whole while the model is still unknown.
+    model_tries: u8,
+}
+
+/// Events read whole to learn the model, at most.
+const MODEL_TRIES: u8 = 4;
+
+impl Events {
+    fn read(&mut self, event: &[u8]) {
+        // OpenAI ends streams with a literal `[DONE]`.
+        if event == b"[DONE]" {
+            return;
+        }
+        if self.usage.model.is_none() && self.model_tries < MODEL_TRIES {
+            self.model_tries += 1;
+            self.parse(event);
+            return;
+        }
+        if !carries_usage(event) {
+            return;
+        }
+        if self.usage.last_wins() {
+            self.latest.clear();
+            self.latest.extend_from_slice(event);
+        } else {
+            self.parse(event);
+        }
+    }
+
+    fn parse(&mut self, doc: &[u8]) {
+        if !self.usage.observe(doc) {
+            self.malformed = true;
+        }
+    }
+
+    /// Reads the last report kept for the end.
+    fn settle(&mut self) {
+        let latest = std::mem::take(&mut self.latest);
+        if !latest.is_empty() {
+            self.parse(&latest);
+        }
+    }
 }
 
 impl ResponseTap {
@@ -78,8 +129,12 @@ impl ResponseTap {
         };
         ResponseTap {
             mode,
-            usage: Usage::new(format),
-            malformed: false,
+            events: Events {
+                usage: Usage::new(format),
+                malformed: false,
+                latest: Vec::new(),
+                model_tries: 0,
+            },
             ended: false,
         }
     }
@@ -95,9 +150,8 @@ impl ResponseTap {
                 }
             }
             Mode::Sse(reader) => {
-                let usage = &mut self.usage;
-                let malformed = &mut self.malformed;
-                reader.feed(chunk, &mut |event| read_event(usage, malformed, event));
+                let events = &mut self.events;
+                reader.feed(chunk, &mut |event| events.read(event));
             }
             Mode::Off | Mode::Unreadable | Mode::TooLarge => {}
         }
@@ -111,9 +165,8 @@ impl ResponseTap {
     pub fn end(&mut self) {
         self.ended = true;
         if let Mode::Sse(reader) = &mut self.mode {
-            let usage = &mut self.usage;
-            let malformed = &mut self.malformed;
-            reader.finish(&mut |event| read_event(usage, malformed, event));
+            let events = &mut self.events;
+            reader.finish(&mut |event| events.read(event));
         }
     }
 
@@ -123,39 +176,32 @@ impl ResponseTap {
         if let Mode::Json { chunks, .. } = &mut self.mode {
             if self.ended {
                 let body = join(std::mem::take(chunks));
-                if !body.is_empty() && !self.usage.observe(&body) {
-                    self.malformed = true;
+                if !body.is_empty() {
+                    self.events.parse(&body);
                 }
             }
         }
+        // A stream cut short still reports what its last complete event said.
+        self.events.settle();
+        let e = &mut self.events;
         let state = match &self.mode {
             Mode::Off => None,
             Mode::Unreadable | Mode::TooLarge => Some(UsageState::Unknown),
             Mode::Sse(r) if r.overflowed() => Some(UsageState::Unknown),
-            _ if self.usage.seen() && self.ended => Some(UsageState::Reported),
-            _ if self.usage.seen() => Some(UsageState::Partial),
-            _ if !self.ended || self.malformed => Some(UsageState::Unknown),
+            _ if e.usage.seen() && self.ended => Some(UsageState::Reported),
+            _ if e.usage.seen() => Some(UsageState::Partial),
+            _ if !self.ended || e.malformed => Some(UsageState::Unknown),
             _ => Some(UsageState::Absent),
         };
         let tokens = match state {
-            Some(UsageState::Reported | UsageState::Partial) => self.usage.tokens(),
+            Some(UsageState::Reported | UsageState::Partial) => e.usage.tokens(),
             _ => None,
         };
         Outcome {
             state,
             tokens,
-            model: self.usage.model.take(),
+            model: e.usage.model.take(),
         }
-    }
-}
-
-fn read_event(usage: &mut Usage, malformed: &mut bool, event: &[u8]) {
-    // OpenAI ends streams with a literal `[DONE]`.
-    if event == b"[DONE]" || !usage.wants(event) {
-        return;
-    }
-    if !usage.observe(event) {
-        *malformed = true;
     }
 }
 

@@ -301,3 +301,20 @@ fn an_oversized_event_makes_usage_unknown_without_stopping_the_reader() {
     assert_eq!(got.state, Some(UsageState::Unknown));
     assert_eq!(got.tokens, None);
 }
+
+#[test]
+fn only_events_with_a_usage_object_are_kept() {
+    use super::usage::carries_usage;
+    assert!(carries_usage(
+        br#"{"choices":[],"usage":{"prompt_tokens":1}}"#
+    ));
+    assert!(carries_usage(br#"{"usage" : {"x":1}}"#));
+    assert!(carries_usage(
+        br#"{"usageMetadata": {"promptTokenCount": 1}}"#
+    ));
+    assert!(!carries_usage(
+        br#"{"choices":[{"delta":{"content":"usage"}}],"usage":null}"#
+    ));
+    assert!(!carries_usage(br#"{"text":"\"usage\" is a word"}"#));
+    assert!(!carries_usage(br#"{"usages":{"x":1}}"#));
+}

@@ -103,10 +103,10 @@ impl Usage {
         })
     }
 
-    /// Whether a streamed event is worth parsing: it may carry usage, or it
-    /// is the first chance to learn the model. Cheap enough for every event.
-    pub fn wants(&self, event: &[u8]) -> bool {
-        self.model.is_none() || memchr::memmem::find(event, b"sage").is_some()
+    /// Whether later reports replace earlier ones (OpenAI, Gemini), so only
+    /// the last report of a stream needs reading; Anthropic's add up.
+    pub fn last_wins(&self) -> bool {
+        self.format != Format::Anthropic
     }
 
     /// Reads one JSON document: a whole body or one event's data. Returns
@@ -218,6 +218,24 @@ impl Usage {
             };
         }
     }
+}
+
+/// Whether a streamed event carries a usage object (`"usage": {…}` or
+/// `"usageMetadata": {…}`), not `"usage": null`. A byte scan, cheap enough
+/// for every event; the JSON is parsed only when this says yes.
+pub fn carries_usage(event: &[u8]) -> bool {
+    memchr::memmem::find_iter(event, b"\"usage").any(|i| {
+        let rest = &event[i + 6..];
+        let Some(rest) = rest
+            .strip_prefix(b"\"")
+            .or_else(|| rest.strip_prefix(b"Metadata\""))
+        else {
+            return false;
+        };
+        let rest = rest.trim_ascii_start();
+        rest.strip_prefix(b":")
+            .is_some_and(|v| v.trim_ascii_start().first() == Some(&b'{'))
+    })
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,231 @@
+//! The processes under test: the upstream stand-in, strait and nginx, each
+//! started on a free loopback port and killed when dropped; CPU time and
+//! memory read from /proc.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Proc {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Proc {
+    /// SIGTERM first: nginx's master takes its workers down with it (a
+    /// SIGKILL would leave them running, holding the port and our pipes).
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_listening(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Proc {
+    /// This benchmark binary again, serving as the provider stand-in.
+    pub fn upstream() -> Proc {
+        let mut child = Command::new(std::env::current_exe().expect("own path"))
+            .arg("--upstream")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the upstream starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the upstream prints its port");
+        let port = line
+            .trim()
+            .trim_start_matches("PORT ")
+            .parse()
+            .expect("a port");
+        Proc { child, port }
+    }
+
+    /// strait in front of the upstream, with its access log and metrics on.
+    pub fn strait(upstream: u16, dir: &Path, threads: usize, h2c: bool) -> Proc {
+        let port = free_port();
+        let config = format!(
+            r#"listen: ["127.0.0.1:{port}"]
+access_log: "{log}"
+server: {{ threads: {threads}, pid_file: "{dir}/strait.pid", upgrade_sock: "{dir}/strait-upgrade.sock" }}
+virtual_keys: [ {{ name: bench, value: vk-bench }} ]
+providers:
+  openai:
+    network_config: {{ base_url: "http://127.0.0.1:{upstream}", h2c: {h2c} }}
+    keys: [ {{ name: main, value: sk-bench }} ]
+"#,
+            log = dir.join(format!("strait-access-{port}.log")).display(),
+            dir = dir.display(),
+        );
+        let path = dir.join(format!("strait-{port}.yaml"));
+        std::fs::write(&path, config).expect("config written");
+        let child = Command::new(env!("CARGO_BIN_EXE_strait"))
+            .arg("-c")
+            .arg(&path)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("strait starts");
+        wait_listening(port, "strait");
+        Proc { child, port }
+    }
+
+    /// nginx as a plain reverse proxy with a keep-alive upstream pool; the
+    /// settings match strait's: one worker per strait thread, access log to
+    /// a file, responses and request bodies streamed, not buffered.
+    pub fn nginx(upstream: u16, dir: &Path, workers: usize) -> Option<Proc> {
+        let nginx = which("nginx")?;
+        let port = free_port();
+        let d = dir.display();
+        let config = format!(
+            r#"worker_processes {workers};
+user root;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log warn;
+worker_rlimit_nofile 20000;
+events {{ worker_connections 19500; }}
+http {{
+    access_log {d}/nginx-access.log;
+    client_body_temp_path {d}/nginx-body;
+    proxy_temp_path {d}/nginx-proxy;
+    client_max_body_size 10m;
+    client_body_buffer_size 256k;
+    keepalive_requests 1000000;
+    upstream provider {{
+        server 127.0.0.1:{upstream};
+        keepalive 256;
+        keepalive_requests 1000000;
+    }}
+    server {{
+        listen 127.0.0.1:{port} reuseport;
+        location / {{
+            proxy_pass http://provider;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_request_buffering off;
+        }}
+    }}
+}}
+"#
+        );
+        let path = dir.join("nginx.conf");
+        std::fs::write(&path, config).ok()?;
+        let child = Command::new(nginx)
+            .arg("-c")
+            .arg(&path)
+            .arg("-p")
+            .arg(dir)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .ok()?;
+        wait_listening(port, "nginx");
+        Some(Proc { child, port })
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        let root = self.child.id();
+        let mut pids = vec![root];
+        // nginx's workers are children of the master.
+        if let Ok(dir) = std::fs::read_dir("/proc") {
+            for e in dir.flatten() {
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                    continue;
+                };
+                if stat_field(pid, 4) == Some(root as u64) {
+                    pids.push(pid);
+                }
+            }
+        }
+        pids
+    }
+
+    /// User + system CPU seconds so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        let ticks: u64 = self
+            .pids()
+            .iter()
+            .map(|&p| stat_field(p, 14).unwrap_or(0) + stat_field(p, 15).unwrap_or(0))
+            .sum();
+        ticks as f64 / clock_ticks()
+    }
+
+    /// Resident memory now and at peak, in bytes, summed over the processes.
+    pub fn memory(&self) -> (u64, u64) {
+        self.pids().iter().fold((0, 0), |(rss, hwm), &p| {
+            (
+                rss + status_kib(p, "VmRSS:") * 1024,
+                hwm + status_kib(p, "VmHWM:") * 1024,
+            )
+        })
+    }
+}
+
+/// Field `n` of /proc/PID/stat, numbered as in proc(5): 4 ppid, 14 utime, 15 stime.
+fn stat_field(pid: u32, n: usize) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; field 3 starts after its `)`.
+    let after = &s[s.rfind(')')? + 2..];
+    after.split_whitespace().nth(n - 3)?.parse().ok()
+}
+
+fn status_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+fn clock_ticks() -> f64 {
+    // USER_HZ is 100 on every Linux this runs on; `getconf` confirms it.
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_string_lossy()
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
