@@ -253,9 +253,9 @@ fn bench_key_selection(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("key_selection");
     for (name, provider, model) in cases {
-        keys::select(provider, model).expect("a key is eligible");
+        keys::select(provider, model, &[]).expect("a key is eligible");
         group.bench_function(name, |b| {
-            b.iter(|| keys::select(black_box(provider), black_box(model)))
+            b.iter(|| keys::select(black_box(provider), black_box(model), &[]))
         });
     }
     group.finish();

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use http::Method;
+use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 
 use crate::auth::{AuthOutcome, CLIENT_CREDENTIAL_PARAMS};
 use crate::body::model_in_json;
-use crate::config::{Credential, Resolved, Snapshot};
+use crate::config::{Credential, Limits, Resolved, Snapshot};
 use crate::ctx::RequestCtx;
 use crate::errors::GatewayError;
 use crate::keys;
@@ -43,6 +44,7 @@ pub async fn admit(
             format!("method {} is not forwarded", req.method),
         ));
     }
+    check_header_limits(req, &snapshot.limits)?;
     let (route, rest) = route::match_route(req.uri.path()).ok_or_else(|| {
         GatewayError::new(
             404,
@@ -55,7 +57,12 @@ pub async fn admit(
     route::validate_path(rest)
         .map_err(|why| GatewayError::new(400, "invalid_path", format!("invalid path: {why}")))?;
     ctx.native_path = rest.to_string();
-    let client_query = filter_query(req.uri.query().unwrap_or(""), &CLIENT_CREDENTIAL_PARAMS);
+    ctx.client_query = filter_query(req.uri.query().unwrap_or(""), &CLIENT_CREDENTIAL_PARAMS);
+    if let Some(length) = declared_length(req) {
+        if length > snapshot.limits.max_body_bytes {
+            return Err(body_too_large(snapshot.limits.max_body_bytes));
+        }
+    }
 
     match snapshot.virtual_keys.authenticate(req) {
         AuthOutcome::Open => {}
@@ -108,6 +115,13 @@ pub async fn admit(
     let behaviour = kind.behaviour();
     // Known from here on, so a later refusal is still accounted to it.
     ctx.provider = Some(provider.clone());
+    if let Some(name) = ctx.virtual_key.clone() {
+        if let Some(policy) = snapshot.virtual_keys.policy(&name) {
+            let method = session.req_header().method.clone();
+            policy.allows(&name, kind, &method, &ctx.native_path)?;
+            ctx.slot = policy.admit(&name)?;
+        }
+    }
 
     let mut model = behaviour
         .model_in_path(&ctx.native_path)
@@ -123,7 +137,22 @@ pub async fn admit(
     }
     ctx.model = model;
 
-    let index = keys::select(&provider, ctx.model.as_deref())?;
+    let index = keys::select(&provider, ctx.model.as_deref(), &[])?;
+    bind_key(ctx, index).await
+}
+
+/// Makes key `index` of the request's provider the one used: its
+/// credential and the upstream URI it implies. Called again for each
+/// failover attempt.
+pub async fn bind_key(ctx: &mut RequestCtx, index: usize) -> Result<(), GatewayError> {
+    let Some(provider) = ctx.provider.clone() else {
+        return Err(GatewayError::new(
+            500,
+            "internal_error",
+            "no provider chosen",
+        ));
+    };
+    let behaviour = provider.kind.behaviour();
     ctx.key_index = Some(index);
     let key = &provider.keys[index];
     ctx.credential = Some(match &key.credential {
@@ -137,7 +166,7 @@ pub async fn admit(
             ))
         }
     });
-    let query = behaviour.upstream_query(key, &ctx.native_path, client_query);
+    let query = behaviour.upstream_query(key, &ctx.native_path, ctx.client_query.clone());
     let path = behaviour.upstream_path(key, &ctx.native_path);
     let mut uri =
         String::with_capacity(key.upstream.base_path.len() + path.len() + query.len() + 1);
@@ -181,9 +210,53 @@ async fn read_body_model(
             .map_err(|_| GatewayError::new(400, "invalid_body", "client went away"))?;
         session.req_header_mut().remove_header("expect");
     }
-    let whole = ctx.preread.read(session, MAX_PREREAD).await?;
+    let max = ctx
+        .snapshot
+        .as_ref()
+        .map_or(MAX_PREREAD, |s| s.limits.max_body_bytes as usize);
+    let whole = ctx.preread.read(session, max).await?;
     ctx.bytes_in += whole.len() as u64;
     Ok(model_in_json(&whole))
+}
+
+fn declared_length(req: &RequestHeader) -> Option<u64> {
+    req.headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+pub fn body_too_large(max: u64) -> GatewayError {
+    GatewayError::new(
+        413,
+        "body_too_large",
+        format!("the request body is larger than this gateway accepts ({max} bytes)"),
+    )
+}
+
+/// Header count and size, before anything else looks at them.
+fn check_header_limits(req: &RequestHeader, limits: &Limits) -> Result<(), GatewayError> {
+    let count = req.headers.len() as u64;
+    let bytes: usize = req.uri.to_string().len()
+        + req
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if count > limits.max_headers || bytes as u64 > limits.max_header_bytes {
+        return Err(GatewayError::new(
+            431,
+            "headers_too_large",
+            format!(
+                "request headers exceed this gateway's limits ({} headers, {} bytes)",
+                limits.max_headers, limits.max_header_bytes
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn is_continue_expected(session: &Session) -> bool {

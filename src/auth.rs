@@ -28,6 +28,8 @@ pub const CLIENT_CREDENTIAL_PARAMS: [&str; 1] = ["key"];
 pub struct VirtualKeys {
     /// Name and SHA-256 of each usable key: the key itself is not kept.
     keys: Vec<(String, [u8; 32])>,
+    /// What each key may do, by name.
+    policies: std::collections::HashMap<String, crate::policy::KeyPolicy>,
     /// Some key is configured, even if none is usable (its variable unset):
     /// the gateway then never falls back to open mode.
     required: bool,
@@ -49,7 +51,20 @@ impl VirtualKeys {
                 .map(|(name, value)| (name, sha256(value.as_bytes())))
                 .collect(),
             required,
+            policies: Default::default(),
         }
+    }
+
+    pub fn with_policies(
+        mut self,
+        policies: impl IntoIterator<Item = (String, crate::policy::KeyPolicy)>,
+    ) -> Self {
+        self.policies = policies.into_iter().collect();
+        self
+    }
+
+    pub fn policy(&self, name: &str) -> Option<&crate::policy::KeyPolicy> {
+        self.policies.get(name)
     }
 
     /// Open mode: no virtual key configured at all.

@@ -25,6 +25,18 @@ pub struct RequestCtx {
     pub credential: Option<Resolved>,
     /// Provider-native path (prefix stripped), used to pick credentials.
     pub native_path: String,
+    /// The client's query without its credentials, for the upstream URI.
+    pub client_query: String,
+    /// The place this request holds in its virtual key's concurrency limit.
+    pub slot: Option<crate::policy::Slot>,
+    /// Keys tried and failed, for failover; attempts made so far.
+    pub tried: Vec<usize>,
+    pub attempts: u32,
+    /// The body can be sent again (small, retry-buffered): `retry_on_status` applies.
+    pub replayable: bool,
+    /// Why the next attempt is a failover (`connect`, `timeout`, `http_429`…).
+    pub failover_reason: Option<&'static str>,
+    pub body_seen: u64,
     /// Path and query sent upstream.
     pub upstream_uri: String,
     pub model: Option<String>,
@@ -62,6 +74,13 @@ impl RequestCtx {
             key_index: None,
             credential: None,
             native_path: String::new(),
+            client_query: String::new(),
+            slot: None,
+            tried: Vec::new(),
+            attempts: 0,
+            replayable: false,
+            failover_reason: None,
+            body_seen: 0,
             upstream_uri: String::new(),
             model: None,
             preread: Preread::default(),

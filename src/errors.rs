@@ -13,6 +13,8 @@ pub struct GatewayError {
     /// Stable, machine-readable; documented in the README.
     pub kind: &'static str,
     pub message: String,
+    /// Seconds for a `retry-after` header (rate limits).
+    pub retry_after: Option<u64>,
 }
 
 impl GatewayError {
@@ -21,7 +23,13 @@ impl GatewayError {
             status,
             kind,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn body(&self) -> Bytes {
@@ -77,6 +85,9 @@ pub async fn respond(session: &mut Session, err: &GatewayError, request_id: &str
     let _ = header.insert_header("content-length", body.len().to_string());
     let _ = header.insert_header("x-strait-error", "1");
     let _ = header.insert_header("x-request-id", request_id);
+    if let Some(secs) = err.retry_after {
+        let _ = header.insert_header("retry-after", secs.to_string());
+    }
     if err.status == 405 {
         let _ = header.insert_header("allow", "GET, POST, PUT, PATCH, DELETE, HEAD");
     }

@@ -16,10 +16,11 @@ use crate::auth::strip_client_credentials;
 use crate::config::Snapshot;
 use crate::ctx::RequestCtx;
 use crate::errors::{respond, GatewayError};
-use crate::observe::metrics::Inflight;
+use crate::observe::metrics::{metrics, Inflight};
 use crate::observe::request_model::ModelScanner;
 use crate::observe::tap::ResponseTap;
 use crate::observe::{account, sane_id, AccessLog};
+use crate::{failover, keys};
 
 pub struct Gateway {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
@@ -35,6 +36,94 @@ const HOP_BY_HOP: [&str; 6] = [
     "trailer",
     "upgrade",
 ];
+
+/// Pingora's retry buffer holds this much; a longer body cannot be replayed.
+const REPLAY_LIMIT: u64 = 64 * 1024;
+
+fn replayable_length(req: &RequestHeader) -> bool {
+    match req.headers.get(http::header::CONTENT_LENGTH) {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n <= REPLAY_LIMIT),
+        None => req.headers.get(http::header::TRANSFER_ENCODING).is_none(),
+    }
+}
+
+/// Whether this request may try another key: attempts left, and a key it
+/// has not tried that serves the model.
+fn can_fail_over(ctx: &mut RequestCtx) -> bool {
+    let (Some(provider), Some(current)) = (ctx.provider.clone(), ctx.key_index) else {
+        return false;
+    };
+    if ctx.attempts >= provider.max_attempts {
+        return false;
+    }
+    let mut tried = ctx.tried.clone();
+    tried.push(current);
+    if !keys::has_alternative(&provider, ctx.model.as_deref(), &tried) {
+        return false;
+    }
+    ctx.tried = tried;
+    true
+}
+
+/// Before a retry: wait a little, then bind the next key.
+async fn failover_to_next_key(ctx: &mut RequestCtx) -> Result<()> {
+    let Some(provider) = ctx.provider.clone() else {
+        return Err(Error::new(ErrorType::InternalError));
+    };
+    let reason = ctx.failover_reason.take().unwrap_or("connect");
+    metrics()
+        .failovers
+        .with_label_values(&[provider.kind.name(), reason])
+        .inc();
+    tokio::time::sleep(failover::backoff(ctx.attempts - 1)).await;
+    let index = keys::select(&provider, ctx.model.as_deref(), &ctx.tried)
+        .map_err(|e| gateway_failure(ctx, e))?;
+    crate::admission::bind_key(ctx, index)
+        .await
+        .map_err(|e| gateway_failure(ctx, e))?;
+    // What the failed attempt recorded is not this one's.
+    ctx.upstream_status = None;
+    ctx.first_byte = None;
+    ctx.connect = None;
+    ctx.reused = None;
+    Ok(())
+}
+
+/// A 429 sets the key aside for its retry-after; a status in
+/// `retry_on_status` is retried on another key when the body can be sent
+/// again. Returns the error that makes Pingora retry.
+fn status_failover(ctx: &mut RequestCtx, resp: &ResponseHeader) -> Option<Box<Error>> {
+    let status = resp.status.as_u16();
+    let provider = ctx.provider.clone()?;
+    if status == 429 {
+        if let Some(key) = ctx.key() {
+            key.cooldown
+                .start(failover::retry_after(resp.headers.get("retry-after")));
+            metrics()
+                .cooldowns
+                .with_label_values(&[provider.kind.name(), key.name.as_str()])
+                .inc();
+        }
+    }
+    if !provider.retry_on_status.contains(&status) || !ctx.replayable || !can_fail_over(ctx) {
+        return None;
+    }
+    ctx.failover_reason = Some(match status {
+        429 => "http_429",
+        500 => "http_500",
+        502 => "http_502",
+        503 => "http_503",
+        504 => "http_504",
+        _ => "http_other",
+    });
+    let mut e = Error::explain(ErrorType::HTTPStatus(status), "retrying on another key");
+    e.set_retry(true);
+    Some(e)
+}
 
 /// A body worth scanning for the requested model.
 fn has_json_body(req: &RequestHeader) -> bool {
@@ -73,6 +162,15 @@ impl ProxyHttp for Gateway {
                 if ctx.model.is_none() && has_json_body(session.req_header()) {
                     ctx.model_scan = Some(ModelScanner::default());
                 }
+                // A small body is kept so `retry_on_status` can send it again.
+                let retries_status = ctx
+                    .provider
+                    .as_ref()
+                    .is_some_and(|p| !p.retry_on_status.is_empty());
+                if retries_status && replayable_length(session.req_header()) {
+                    session.as_mut().enable_retry_buffering();
+                    ctx.replayable = true;
+                }
                 Ok(false)
             }
             Err(err) => {
@@ -88,6 +186,10 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
+        ctx.attempts += 1;
+        if ctx.attempts > 1 {
+            failover_to_next_key(ctx).await?;
+        }
         ctx.upstream_start = Some(Instant::now());
         let (Some(provider), Some(key)) = (ctx.provider.clone(), ctx.key()) else {
             return Err(Error::new(ErrorType::InternalError));
@@ -156,6 +258,17 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.preread.prepend(body);
+        if let Some(b) = body.as_ref() {
+            ctx.body_seen += b.len() as u64;
+            let max = ctx
+                .snapshot
+                .as_ref()
+                .map_or(u64::MAX, |s| s.limits.max_body_bytes);
+            // A body without a length is counted as it streams.
+            if ctx.body_seen > max {
+                return Err(gateway_failure(ctx, crate::admission::body_too_large(max)));
+            }
+        }
         if let (Some(scan), Some(b)) = (ctx.model_scan.as_mut(), body.as_ref()) {
             if scan.active() {
                 scan.feed(b);
@@ -192,6 +305,9 @@ impl ProxyHttp for Gateway {
         if resp.status.is_informational() {
             return Ok(());
         }
+        if let Some(retry) = status_failover(ctx, resp) {
+            return Err(retry);
+        }
         ctx.upstream_status = Some(resp.status.as_u16());
         ctx.first_byte = Some(ctx.start.elapsed());
         ctx.streamed = resp
@@ -212,6 +328,72 @@ impl ProxyHttp for Gateway {
         }
         resp.insert_header("x-request-id", &ctx.request_id)?;
         Ok(())
+    }
+
+    fn upstream_response_body_filter(
+        &self,
+        _session: &mut Session,
+        _body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        // A streamed answer is bounded by the idle timeout between reads; a
+        // whole one can also be bounded end to end.
+        let total = ctx.provider.as_ref().and_then(|p| p.timeouts.total);
+        if let (Some(total), false) = (total, ctx.streamed) {
+            if ctx.start.elapsed() > total {
+                let name = ctx.provider_name();
+                return Err(gateway_failure(
+                    ctx,
+                    GatewayError::new(
+                        504,
+                        "provider_timeout",
+                        format!("{name} did not finish within {}s", total.as_secs()),
+                    ),
+                ));
+            }
+        }
+        Ok(None)
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        // Nothing reached the provider: another key may be tried.
+        let retry = can_fail_over(ctx);
+        if retry {
+            ctx.failover_reason = Some(match e.etype() {
+                ErrorType::ConnectTimedout | ErrorType::TLSHandshakeTimedout => "timeout",
+                _ => "connect",
+            });
+        }
+        e.set_retry(retry);
+        e
+    }
+
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        let truncated = session.as_ref().retry_buffer_truncated();
+        if ctx.failover_reason.is_some() && ctx.replayable && !truncated {
+            // A status listed in retry_on_status: the body is still here.
+            e.set_retry(true);
+        } else if !session.req_header().method.is_idempotent() || truncated {
+            e.set_retry(false);
+        } else {
+            e.retry.decide_reuse(client_reused);
+        }
+        e
     }
 
     fn response_body_filter(

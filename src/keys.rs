@@ -6,23 +6,45 @@ use rand::Rng;
 use crate::config::ProviderConfig;
 use crate::errors::GatewayError;
 
-/// Index of the chosen key in `provider.keys`.
-pub fn select(provider: &ProviderConfig, model: Option<&str>) -> Result<usize, GatewayError> {
-    select_with(provider, model, rand::thread_rng().gen::<f64>())
+/// Index of the chosen key in `provider.keys`, leaving out `excluded`
+/// (keys that already failed this request) and, while others remain, keys
+/// cooling down after a 429.
+pub fn select(
+    provider: &ProviderConfig,
+    model: Option<&str>,
+    excluded: &[usize],
+) -> Result<usize, GatewayError> {
+    select_with(provider, model, excluded, rand::thread_rng().gen::<f64>())
+}
+
+/// Whether some key other than `excluded` could serve the request.
+pub fn has_alternative(provider: &ProviderConfig, model: Option<&str>, excluded: &[usize]) -> bool {
+    provider.keys.iter().enumerate().any(|(i, k)| {
+        !excluded.contains(&i) && k.usable() && k.models.allows(model) && k.weight > 0.0
+    })
 }
 
 /// `roll` in `[0, 1)` decides among eligible keys; split out for tests.
 fn select_with(
     provider: &ProviderConfig,
     model: Option<&str>,
+    excluded: &[usize],
     roll: f64,
 ) -> Result<usize, GatewayError> {
+    let serving = |i: usize, k: &crate::config::KeyConfig| {
+        !excluded.contains(&i) && k.usable() && k.models.allows(model)
+    };
+    let any_warm = provider
+        .keys
+        .iter()
+        .enumerate()
+        .any(|(i, k)| serving(i, k) && k.weight > 0.0 && !k.cooldown.active());
     let eligible = || {
         provider
             .keys
             .iter()
             .enumerate()
-            .filter(|(_, k)| k.usable() && k.models.allows(model))
+            .filter(move |(i, k)| serving(*i, k) && (!any_warm || !k.cooldown.active()))
     };
     let total: f64 = eligible().map(|(_, k)| k.weight).sum();
     if total <= 0.0 {
@@ -107,13 +129,13 @@ mod tests {
     #[test]
     fn weights_split_the_range() {
         let p = provider(TWO_KEYS);
-        assert_eq!(select_with(&p, Some("gpt-4o"), 0.0).unwrap(), 0);
-        assert_eq!(select_with(&p, Some("gpt-4o"), 0.24).unwrap(), 0);
-        assert_eq!(select_with(&p, Some("gpt-4o"), 0.26).unwrap(), 1);
-        assert_eq!(select_with(&p, Some("o3-mini"), 0.99).unwrap(), 1);
+        assert_eq!(select_with(&p, Some("gpt-4o"), &[], 0.0).unwrap(), 0);
+        assert_eq!(select_with(&p, Some("gpt-4o"), &[], 0.24).unwrap(), 0);
+        assert_eq!(select_with(&p, Some("gpt-4o"), &[], 0.26).unwrap(), 1);
+        assert_eq!(select_with(&p, Some("o3-mini"), &[], 0.99).unwrap(), 1);
         // b does not serve other models, nor requests naming none.
-        assert_eq!(select_with(&p, Some("gpt-4.1"), 0.99).unwrap(), 0);
-        assert_eq!(select_with(&p, None, 0.99).unwrap(), 0);
+        assert_eq!(select_with(&p, Some("gpt-4.1"), &[], 0.99).unwrap(), 0);
+        assert_eq!(select_with(&p, None, &[], 0.99).unwrap(), 0);
     }
 
     #[test]
@@ -121,14 +143,28 @@ mod tests {
         let p = provider(
             "providers:\n  openai:\n    keys:\n      - { name: a, value: env.UNSET_OPENAI_KEY }\n",
         );
-        let e = select_with(&p, None, 0.5).unwrap_err();
+        let e = select_with(&p, None, &[], 0.5).unwrap_err();
         assert_eq!((e.status, e.kind), (503, "provider_not_configured"));
         assert!(e.message.contains("UNSET_OPENAI_KEY"), "{}", e.message);
 
         let p = provider(
             "providers:\n  openai:\n    keys:\n      - { name: a, value: k, models: [gpt-4o] }\n",
         );
-        let e = select_with(&p, Some("gpt-5"), 0.5).unwrap_err();
+        let e = select_with(&p, Some("gpt-5"), &[], 0.5).unwrap_err();
         assert_eq!((e.status, e.kind), (400, "model_not_allowed"));
+    }
+
+    #[test]
+    fn failed_and_cooling_keys_are_left_out_while_others_remain() {
+        let p = provider(TWO_KEYS);
+        // Key 0 failed this request: only key 1 remains, whatever the roll.
+        assert_eq!(select_with(&p, Some("gpt-4o"), &[0], 0.0).unwrap(), 1);
+        assert!(!has_alternative(&p, Some("gpt-4o"), &[0, 1]));
+        // Key 0 cooling after a 429: skipped while key 1 can serve.
+        p.keys[0].cooldown.start(std::time::Duration::from_secs(30));
+        assert_eq!(select_with(&p, Some("gpt-4o"), &[], 0.0).unwrap(), 1);
+        // All cooling: the request is still served.
+        p.keys[1].cooldown.start(std::time::Duration::from_secs(30));
+        assert!(select_with(&p, Some("gpt-4o"), &[], 0.0).is_ok());
     }
 }

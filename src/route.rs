@@ -55,6 +55,11 @@ pub fn validate_path(rest: &str) -> Result<(), &'static str> {
         }
         check_escapes(&current)?;
         let decoded: Vec<u8> = percent_decode(&current).collect();
+        // Overlong forms (`%c0%ae` for '.') and other invalid UTF-8 are how
+        // decoders that disagree are played off against each other.
+        if std::str::from_utf8(&decoded).is_err() {
+            return Err("path decodes to invalid UTF-8");
+        }
         check_form(&decoded)?;
         current = decoded;
     }
@@ -186,6 +191,8 @@ mod tests {
             "/v1/./models",
             "/..",
             "/v1/%2e%2e/admin",
+            "/v1/%c0%ae%c0%ae/admin",
+            "/v1/%ff/models",
             "/v1/%2E%2e/admin",
             "/v1/%252e%252e/admin",
             "/v1/%25252e%25252e/admin",

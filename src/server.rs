@@ -10,6 +10,7 @@ use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 use pingora::services::listening::Service;
 
+use pingora::listeners::tls::TlsSettings;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::RunArgs;
 use pingora::services::background::background_service;
@@ -35,7 +36,9 @@ fn server_conf(settings: &Settings, daemon: bool) -> ServerConf {
         // as soon as nothing is in flight (see shutdown.rs), so it is a bound.
         grace_period_seconds: Some(s.grace_period_seconds.unwrap_or(DEFAULT_GRACE)),
         graceful_shutdown_timeout_seconds: Some(s.graceful_shutdown_timeout_seconds.unwrap_or(5)),
-        max_retries: 2,
+        // Failover is bounded per provider (`max_attempts`) by the proxy
+        // hooks; this is only Pingora's outer bound.
+        max_retries: 10,
         // One runtime per thread, like nginx's workers: no cross-thread
         // wake-ups per request (BENCHMARKS.md: +17% requests/s).
         work_stealing: s.work_stealing.unwrap_or(false),
@@ -151,8 +154,19 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         proxy.add_listener(endpoint);
         bound.push(addr);
     }
+    let mut tls_bound = Vec::new();
+    for l in &settings.tls_listen {
+        let addr = concrete(l.addr).map_err(|e| format!("cannot bind {}: {e}", l.addr))?;
+        let (cert, key) = (l.cert.display().to_string(), l.key.display().to_string());
+        let mut tls = TlsSettings::intermediate(&cert, &key)
+            .map_err(|e| format!("TLS listener {addr}: {e}"))?;
+        // HTTP/2 for clients that offer it by ALPN, else HTTP/1.1.
+        tls.enable_h2();
+        proxy.add_tls_with_settings(&addr.to_string(), None, tls);
+        tls_bound.push(addr);
+    }
     server.add_service(proxy);
-    let lifecycle = Lifecycle::new(bound.clone());
+    let lifecycle = Lifecycle::new(bound.iter().chain(&tls_bound).copied().collect());
 
     let admin_addr = match settings.admin_listen {
         Some(addr) => {
@@ -182,6 +196,9 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
     ));
     for addr in &bound {
         log::info!("gateway listening on {addr}");
+    }
+    for addr in &tls_bound {
+        log::info!("gateway TLS listening on {addr}");
     }
     if let Some(addr) = admin_addr {
         log::info!("admin listening on {addr}");

@@ -418,6 +418,8 @@ fn a_stream_the_client_abandons_is_logged_with_what_arrived() {
     );
     assert_eq!(line["output_tokens"], 1);
     assert_eq!(line["error"], "client_closed", "{line}");
+    // The upstream call ended with the client, not at the stream's end (seconds later).
+    assert!(line["latency_ms"].as_f64().unwrap() < 1000.0, "{line}");
 }
 
 #[test]

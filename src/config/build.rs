@@ -10,13 +10,15 @@ use http::{HeaderName, HeaderValue};
 use serde_saphyr::Spanned;
 
 use super::schema::{
-    RawAzureKeyConfig, RawConfig, RawKey, RawNetworkConfig, RawProvider, RawServer,
+    RawAzureKeyConfig, RawConfig, RawKey, RawNetworkConfig, RawProvider, RawServer, RawVirtualKey,
 };
 use super::snapshot::{
-    Credential, KeyConfig, ModelFilter, ProviderConfig, Secret, Snapshot, Timeouts, VertexTarget,
+    Credential, KeyConfig, Limits, ModelFilter, ProviderConfig, Secret, Snapshot, Timeouts,
+    VertexTarget,
 };
 use super::{Diagnostic, Loaded, Mode};
 use crate::auth::{VirtualKeys, CLIENT_CREDENTIAL_HEADERS, STRAIT_HEADER_PREFIX};
+use crate::policy::KeyPolicy;
 use crate::providers::{vertex_base_url, ProviderKind};
 use crate::tokens::entra::{DEFAULT_AUTHORITY, DEFAULT_SCOPE};
 use crate::tokens::{EntraClient, Minter, ServiceAccount, TokenSource};
@@ -33,6 +35,8 @@ pub struct Context<'a> {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: Vec<SocketAddr>,
+    /// Listeners that terminate TLS.
+    pub tls_listen: Vec<TlsListen>,
     pub admin_listen: Option<SocketAddr>,
     pub server: RawServer,
     /// `None`: access log off; `Some(None)`: stdout; `Some(Some(path))`: file.
@@ -45,12 +49,20 @@ pub struct Settings {
     pub debounce: std::time::Duration,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsListen {
+    pub addr: SocketAddr,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 impl Settings {
     /// The settings a reload cannot apply, by name, as comparable text.
     pub fn restart_only(&self) -> Vec<(&'static str, String)> {
         let s = &self.server;
         vec![
             ("listen", format!("{:?}", self.listen)),
+            ("tls_listen", format!("{:?}", self.tls_listen)),
             ("admin_listen", format!("{:?}", self.admin_listen)),
             ("access_log", format!("{:?}", self.access_log)),
             (
@@ -171,6 +183,8 @@ pub fn build(raw: RawConfig, ctx: &Context<'_>) -> Result<Loaded, Vec<Diagnostic
         }
     }
     let virtual_keys = virtual_keys(&mut c, &raw);
+    let limits = limits(&mut c, &raw);
+    let tls_listen = tls_listeners(&mut c, &raw, &ctx.base_dir);
     if virtual_keys.is_open() && !raw.allow_unauthenticated {
         for (addr, at) in listen
             .iter()
@@ -182,6 +196,21 @@ pub fn build(raw: RawConfig, ctx: &Context<'_>) -> Result<Loaded, Vec<Diagnostic
                     format!(
                         "listener {addr} is not loopback and no virtual_keys are configured: \
                          add virtual_keys, or set allow_unauthenticated: true to serve it open"
+                    ),
+                );
+            }
+        }
+    }
+
+    if virtual_keys.is_open() && !raw.allow_unauthenticated {
+        for (l, raw_l) in tls_listen.iter().zip(&raw.tls_listen) {
+            if !l.addr.ip().is_loopback() {
+                c.error(
+                    &raw_l.value.addr,
+                    format!(
+                        "TLS listener {} is not loopback and no virtual_keys are configured: \
+                         add virtual_keys, or set allow_unauthenticated: true to serve it open",
+                        l.addr
                     ),
                 );
             }
@@ -215,9 +244,10 @@ pub fn build(raw: RawConfig, ctx: &Context<'_>) -> Result<Loaded, Vec<Diagnostic
         return Err(c.errors);
     }
     Ok(Loaded {
-        snapshot: Snapshot::new(virtual_keys, providers),
+        snapshot: Snapshot::new(virtual_keys, providers, limits),
         settings: Settings {
             listen,
+            tls_listen,
             admin_listen,
             server: raw.server,
             access_log,
@@ -258,8 +288,10 @@ fn listeners(c: &mut Checker, raw: &RawConfig) -> Vec<SocketAddr> {
 fn virtual_keys(c: &mut Checker, raw: &RawConfig) -> VirtualKeys {
     let mut usable: Vec<(String, String)> = Vec::new();
     let mut names = Vec::new();
+    let mut policies = Vec::new();
     for vk in &raw.virtual_keys {
         let name = vk.value.name.value.trim().to_string();
+        policies.push((name.clone(), key_policy(c, &vk.value, &name)));
         if name.is_empty() {
             c.error(&vk.value.name, "virtual key name is empty");
         } else if names.contains(&name) {
@@ -281,7 +313,136 @@ fn virtual_keys(c: &mut Checker, raw: &RawConfig) -> VirtualKeys {
             usable.push((name, v));
         }
     }
-    VirtualKeys::new(usable, !raw.virtual_keys.is_empty())
+    VirtualKeys::new(usable, !raw.virtual_keys.is_empty()).with_policies(policies)
+}
+
+/// The limits a virtual key carries, each checked where it is written.
+fn key_policy(c: &mut Checker, vk: &RawVirtualKey, name: &str) -> KeyPolicy {
+    let mut policy = KeyPolicy::default();
+    if let Some(list) = &vk.providers {
+        let mut kinds = Vec::new();
+        for p in &list.value {
+            match ProviderKind::from_name(p.value.trim()) {
+                Some(k) => kinds.push(k),
+                None => c.error(
+                    p,
+                    format!(
+                        "virtual key `{name}`: unknown provider `{}` (openai, anthropic, azure, gemini, vertex)",
+                        p.value
+                    ),
+                ),
+            }
+        }
+        policy.providers = Some(kinds);
+    }
+    if let Some(list) = &vk.methods {
+        let mut methods = Vec::new();
+        for m in &list.value {
+            match http::Method::from_bytes(m.value.trim().to_ascii_uppercase().as_bytes()) {
+                Ok(method) => methods.push(method),
+                Err(_) => c.error(
+                    m,
+                    format!("virtual key `{name}`: invalid method `{}`", m.value),
+                ),
+            }
+        }
+        policy.methods = Some(methods);
+    }
+    if let Some(list) = &vk.paths {
+        let mut ok = true;
+        for p in &list.value {
+            if let Err(e) = regex::Regex::new(&p.value) {
+                c.error(
+                    p,
+                    format!("virtual key `{name}`: invalid path pattern: {e}"),
+                );
+                ok = false;
+            }
+        }
+        // Anchored: a pattern describes the whole path, not a part of it.
+        let anchored = list.value.iter().map(|p| format!("^(?:{})$", p.value));
+        if ok {
+            match regex::RegexSet::new(anchored) {
+                Ok(set) => policy.paths = Some(set),
+                Err(e) => c.error(list, format!("virtual key `{name}`: {e}")),
+            }
+        }
+    }
+    for (field, slot, what) in [
+        (
+            &vk.requests_per_minute,
+            &mut policy.requests_per_minute,
+            "requests_per_minute",
+        ),
+        (
+            &vk.max_concurrent,
+            &mut policy.max_concurrent,
+            "max_concurrent",
+        ),
+    ] {
+        if let Some(v) = field {
+            if v.value == 0 {
+                c.error(
+                    v,
+                    format!("virtual key `{name}`: {what} must be at least 1"),
+                );
+            } else {
+                *slot = Some(v.value);
+            }
+        }
+    }
+    policy
+}
+
+fn limits(c: &mut Checker, raw: &RawConfig) -> Limits {
+    let mut l = Limits::default();
+    for (field, slot, what) in [
+        (
+            &raw.limits.max_body_bytes,
+            &mut l.max_body_bytes,
+            "limits.max_body_bytes",
+        ),
+        (
+            &raw.limits.max_header_bytes,
+            &mut l.max_header_bytes,
+            "limits.max_header_bytes",
+        ),
+        (
+            &raw.limits.max_headers,
+            &mut l.max_headers,
+            "limits.max_headers",
+        ),
+    ] {
+        if let Some(v) = field {
+            if v.value == 0 {
+                c.error(v, format!("{what} must be at least 1"));
+            } else {
+                *slot = v.value;
+            }
+        }
+    }
+    l
+}
+
+fn tls_listeners(c: &mut Checker, raw: &RawConfig, base: &std::path::Path) -> Vec<TlsListen> {
+    let mut out = Vec::new();
+    for l in &raw.tls_listen {
+        let Some(addr) = socket_addr(c, &l.value.addr) else {
+            continue;
+        };
+        let mut files = Vec::new();
+        for f in [&l.value.cert, &l.value.key] {
+            let path = base.join(f.value.trim());
+            if let Err(e) = std::fs::metadata(&path) {
+                c.error(f, format!("cannot read {}: {e}", path.display()));
+            }
+            files.push(path);
+        }
+        let key = files.pop().unwrap_or_default();
+        let cert = files.pop().unwrap_or_default();
+        out.push(TlsListen { addr, cert, key });
+    }
+    out
 }
 
 fn provider_config(
@@ -354,11 +515,29 @@ fn provider_config(
     let model_restricted = keys
         .iter()
         .any(|k| k.usable() && matches!(k.models, ModelFilter::Listed(_)));
+    let retry_on_status = p.retry_on_status.as_ref().map_or_else(Vec::new, |r| {
+        for s in &r.value {
+            if !(400..=599).contains(s) {
+                c.error(r, format!("retry_on_status: {s} is not an error status"));
+            }
+        }
+        r.value.clone()
+    });
+    let max_attempts = match &p.max_attempts {
+        Some(m) if m.value == 0 || m.value > 10 => {
+            c.error(m, "max_attempts must be between 1 and 10");
+            3
+        }
+        Some(m) => m.value,
+        None => 3,
+    };
     Some(ProviderConfig {
         kind,
         keys,
         extra_headers,
         timeouts,
+        retry_on_status,
+        max_attempts,
         model_restricted,
     })
 }
@@ -545,6 +724,7 @@ fn key_config(
         upstream: key_upstream?,
         api_version,
         vertex,
+        cooldown: Default::default(),
     })
 }
 
@@ -722,6 +902,13 @@ fn timeouts(c: &mut Checker, net: &RawNetworkConfig) -> Timeouts {
             } else {
                 *slot = Duration::from_secs(v.value);
             }
+        }
+    }
+    if let Some(v) = &net.total_timeout_in_seconds {
+        if v.value == 0 {
+            c.error(v, "total_timeout_in_seconds must be at least 1");
+        } else {
+            t.total = Some(Duration::from_secs(v.value));
         }
     }
     for (field, name) in [

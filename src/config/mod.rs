@@ -8,10 +8,10 @@ mod snapshot;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use build::Settings;
+pub use build::{Settings, TlsListen};
 pub use snapshot::{
-    Credential, KeyConfig, ModelFilter, ProviderConfig, Resolved, Secret, Snapshot, Timeouts,
-    VertexTarget,
+    Credential, KeyConfig, Limits, ModelFilter, ProviderConfig, Resolved, Secret, Snapshot,
+    Timeouts, VertexTarget,
 };
 
 /// One problem found in the config, with where it is.

@@ -21,6 +21,10 @@ pub struct RawConfig {
     pub server: RawServer,
     pub access_log: Option<S<String>>,
     #[serde(default)]
+    pub tls_listen: Vec<S<RawTlsListen>>,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
     pub metrics: RawMetrics,
     #[serde(default)]
     pub reload: RawReload,
@@ -30,6 +34,25 @@ pub struct RawConfig {
     pub virtual_keys: Vec<S<RawVirtualKey>>,
     #[serde(default)]
     pub providers: BTreeMap<String, S<RawProvider>>,
+}
+
+/// A listener that terminates TLS (HTTP/2 by ALPN, else HTTP/1.1).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTlsListen {
+    pub addr: S<String>,
+    /// PEM certificate chain file.
+    pub cert: S<String>,
+    /// PEM private key file.
+    pub key: S<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_body_bytes: Option<S<u64>>,
+    pub max_header_bytes: Option<S<u64>>,
+    pub max_headers: Option<S<u64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -72,6 +95,14 @@ pub struct RawServer {
 pub struct RawVirtualKey {
     pub name: S<String>,
     pub value: S<String>,
+    /// Providers this key may use (`openai`, `anthropic`, `azure`, `gemini`, `vertex`).
+    pub providers: Option<S<Vec<S<String>>>>,
+    /// HTTP methods this key may use.
+    pub methods: Option<S<Vec<S<String>>>>,
+    /// Regular expressions; the provider-native path must match one.
+    pub paths: Option<S<Vec<S<String>>>>,
+    pub requests_per_minute: Option<S<u64>>,
+    pub max_concurrent: Option<S<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +111,12 @@ pub struct RawProvider {
     #[serde(default)]
     pub keys: Vec<S<RawKey>>,
     pub network_config: Option<RawNetworkConfig>,
+    /// Upstream statuses that are retried on another key when the body can
+    /// be replayed, e.g. `[429, 503]`.
+    pub retry_on_status: Option<S<Vec<u16>>>,
+    /// Attempts per request across keys (connect failures, timeouts,
+    /// `retry_on_status`); default 3.
+    pub max_attempts: Option<S<u32>>,
     // Bifrost fields accepted for compatibility, not acted on.
     pub concurrency_and_buffer_size: Option<S<IgnoredAny>>,
     pub proxy_config: Option<S<IgnoredAny>>,
@@ -147,6 +184,8 @@ pub struct RawNetworkConfig {
     pub default_request_timeout_in_seconds: Option<S<u64>>,
     pub stream_idle_timeout_in_seconds: Option<S<u64>>,
     pub connect_timeout_in_seconds: Option<S<u64>>,
+    /// Whole non-streaming call, first byte to last; default none.
+    pub total_timeout_in_seconds: Option<S<u64>>,
     pub ca_cert_pem: Option<S<String>>,
     /// HTTP/2 without TLS (prior knowledge) to an `http://` base URL.
     pub h2c: Option<S<bool>>,

@@ -13,11 +13,12 @@ use crate::upstream::Upstream;
 
 pub struct Snapshot {
     pub virtual_keys: VirtualKeys,
+    pub limits: Limits,
     providers: [Option<Arc<ProviderConfig>>; ProviderKind::ALL.len()],
 }
 
 impl Snapshot {
-    pub fn new(virtual_keys: VirtualKeys, providers: Vec<ProviderConfig>) -> Self {
+    pub fn new(virtual_keys: VirtualKeys, providers: Vec<ProviderConfig>, limits: Limits) -> Self {
         let mut slots: [Option<Arc<ProviderConfig>>; ProviderKind::ALL.len()] = Default::default();
         for p in providers {
             let i = p.kind.index();
@@ -25,6 +26,7 @@ impl Snapshot {
         }
         Snapshot {
             virtual_keys,
+            limits,
             providers: slots,
         }
     }
@@ -51,16 +53,25 @@ impl Snapshot {
     /// for DNS) and minted tokens. Unchanged upstreams keep the same Pingora
     /// peers, so their pooled connections stay in use.
     pub fn adopt_from(&self, previous: &Snapshot) {
-        for key in self.keys() {
-            if let Some(old) = previous
-                .upstreams()
-                .find(|u| u.host == key.upstream.host && u.port == key.upstream.port)
-            {
-                key.upstream.adopt_addresses(old);
-            }
-            if let Credential::Token(t) = &key.credential {
-                for old in previous.token_sources() {
-                    t.adopt(&old);
+        for provider in self.providers.iter().flatten() {
+            let old_provider = previous.provider(provider.kind);
+            for key in &provider.keys {
+                if let Some(old) = previous
+                    .upstreams()
+                    .find(|u| u.host == key.upstream.host && u.port == key.upstream.port)
+                {
+                    key.upstream.adopt_addresses(old);
+                }
+                if let Credential::Token(t) = &key.credential {
+                    for old in previous.token_sources() {
+                        t.adopt(&old);
+                    }
+                }
+                // A key cooling down after a 429 stays cooling.
+                if let Some(old) =
+                    old_provider.and_then(|p| p.keys.iter().find(|k| k.name == key.name))
+                {
+                    key.cooldown.adopt(&old.cooldown);
                 }
             }
         }
@@ -71,11 +82,33 @@ impl Snapshot {
     }
 }
 
+/// Request limits from the `limits` block.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_body_bytes: u64,
+    pub max_header_bytes: u64,
+    pub max_headers: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 32 * 1024 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+        }
+    }
+}
+
 pub struct ProviderConfig {
     pub kind: ProviderKind,
     pub keys: Vec<KeyConfig>,
     pub extra_headers: Vec<(HeaderName, HeaderValue)>,
     pub timeouts: Timeouts,
+    /// Upstream statuses retried on another key (`retry_on_status`).
+    pub retry_on_status: Vec<u16>,
+    /// Attempts per request across keys (`max_attempts`).
+    pub max_attempts: u32,
     /// Some enabled key is limited to listed models, so the model decides
     /// which key may serve a request.
     pub model_restricted: bool,
@@ -88,6 +121,8 @@ pub struct Timeouts {
     pub first_byte: Duration,
     /// Longest silence between two reads of a streamed response.
     pub stream_idle: Duration,
+    /// Whole non-streaming call, from the request to the last byte.
+    pub total: Option<Duration>,
 }
 
 impl Default for Timeouts {
@@ -98,6 +133,7 @@ impl Default for Timeouts {
             connect: Duration::from_secs(10),
             first_byte: Duration::from_secs(600),
             stream_idle: Duration::from_secs(300),
+            total: None,
         }
     }
 }
@@ -114,6 +150,8 @@ pub struct KeyConfig {
     pub api_version: Option<String>,
     /// Vertex: the project and region every request of this key goes to.
     pub vertex: Option<VertexTarget>,
+    /// Until when the key is skipped after a 429.
+    pub cooldown: crate::failover::Cooldown,
 }
 
 impl KeyConfig {

@@ -38,6 +38,8 @@ pub struct Metrics {
     pub tokens: IntCounterVec,
     pub upstream_errors: IntCounterVec,
     pub usage_unread: IntCounterVec,
+    pub failovers: IntCounterVec,
+    pub cooldowns: IntCounterVec,
     pub inflight: IntGauge,
     pub reloads: IntCounterVec,
     pub access_log_dropped: IntCounter,
@@ -109,6 +111,16 @@ impl Metrics {
             "Responses whose usage could not be read (compressed, too large, cut off).",
             &["provider"],
         );
+        let failovers = counter(
+            "strait_failovers_total",
+            "Requests retried on another key, by what failed: connect, timeout, or http_<status>.",
+            &["provider", "reason"],
+        );
+        let cooldowns = counter(
+            "strait_key_cooldowns_total",
+            "Times a key answered 429 and was set aside for its retry-after.",
+            &["provider", "key"],
+        );
         let inflight = add(
             &registry,
             IntGauge::new(
@@ -148,6 +160,8 @@ impl Metrics {
             tokens,
             upstream_errors,
             usage_unread,
+            failovers,
+            cooldowns,
             inflight,
             reloads,
             access_log_dropped,

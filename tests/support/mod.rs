@@ -16,6 +16,9 @@ use hyper_util::rt::TokioIo;
 
 pub use strait_mock::{Flavor, MockProvider};
 
+pub mod faults;
+pub mod tls;
+
 /// The provider credentials the mocks expect and the gateway is given.
 pub const OPENAI_KEY: &str = "sk-test-openai-0123456789";
 pub const ANTHROPIC_KEY: &str = "sk-ant-test-0123456789";
@@ -284,9 +287,9 @@ impl Gateway {
         }
     }
 
-    /// Access-log lines parsed as JSON, waiting up to 2 s for at least `n`.
+    /// Access-log lines parsed as JSON, waiting up to 5 s for at least `n`.
     pub fn access_log(&self, n: usize) -> Vec<serde_json::Value> {
-        let deadline = Instant::now() + Duration::from_secs(2);
+        let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let lines: Vec<serde_json::Value> = self
                 .access_lines()
@@ -300,9 +303,9 @@ impl Gateway {
         }
     }
 
-    /// The access-log line of the request with this id, waiting up to 2 s.
+    /// The access-log line of the request with this id, waiting up to 5 s.
     pub fn log_line(&self, request_id: &str) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(2);
+        let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let found = self
                 .access_log(0)

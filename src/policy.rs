@@ -1,0 +1,117 @@
+//! What one virtual key may do: which providers, methods and paths, how many
+//! requests per minute and how many at once. Counters live outside the
+//! config snapshot, keyed by the key's name, so a reload keeps them.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use http::Method;
+use pingora_limits::inflight::{Guard, Inflight};
+use pingora_limits::rate::Rate;
+use regex::RegexSet;
+
+use crate::errors::GatewayError;
+use crate::providers::ProviderKind;
+
+#[derive(Debug, Default)]
+pub struct KeyPolicy {
+    pub providers: Option<Vec<ProviderKind>>,
+    pub methods: Option<Vec<Method>>,
+    /// The provider-native path must match one of these.
+    pub paths: Option<RegexSet>,
+    pub requests_per_minute: Option<u64>,
+    pub max_concurrent: Option<u64>,
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+static RATE: LazyLock<Rate> = LazyLock::new(|| Rate::new(WINDOW));
+static INFLIGHT: LazyLock<Inflight> = LazyLock::new(Inflight::new);
+
+/// Holds a request's place in its key's concurrency count.
+pub struct Slot(#[allow(dead_code)] Guard);
+
+fn forbidden(message: String) -> GatewayError {
+    GatewayError::new(403, "not_allowed", message)
+}
+
+impl KeyPolicy {
+    /// The route-level checks, before anything is read or counted.
+    pub fn allows(
+        &self,
+        key: &str,
+        provider: ProviderKind,
+        method: &Method,
+        path: &str,
+    ) -> Result<(), GatewayError> {
+        if let Some(p) = &self.providers {
+            if !p.contains(&provider) {
+                return Err(forbidden(format!(
+                    "virtual key `{key}` may not use provider {}",
+                    provider.name()
+                )));
+            }
+        }
+        if let Some(m) = &self.methods {
+            if !m.contains(method) {
+                return Err(forbidden(format!(
+                    "virtual key `{key}` may not use method {method}"
+                )));
+            }
+        }
+        if let Some(set) = &self.paths {
+            if !set.is_match(path) {
+                return Err(forbidden(format!(
+                    "virtual key `{key}` may not use this path"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts the request against the key's limits; the slot is held until
+    /// the request ends.
+    pub fn admit(&self, key: &str) -> Result<Option<Slot>, GatewayError> {
+        if let Some(limit) = self.requests_per_minute {
+            let current = RATE.observe(&key, 1);
+            // A sliding estimate: the previous minute weighs in by how much
+            // of it still overlaps the last 60 s, so a window boundary does
+            // not let twice the limit through.
+            let (estimate, wait) = RATE.rate_with(&key, |r| {
+                let prev = r.prev_samples as f64;
+                let curr = r.curr_samples as f64;
+                let left = 1.0 - r.current_interval_fraction;
+                let estimate = prev * left + curr;
+                let secs = WINDOW.as_secs_f64();
+                let wait = if curr > limit as f64 || prev <= 0.0 {
+                    left * secs
+                } else {
+                    (estimate - limit as f64) / prev * secs
+                };
+                (estimate, wait)
+            });
+            if current > 0 && estimate > limit as f64 {
+                RATE.observe(&key, -1);
+                let retry = wait.ceil().max(1.0) as u64;
+                return Err(GatewayError::new(
+                    429,
+                    "rate_limited",
+                    format!("virtual key `{key}` is limited to {limit} requests per minute"),
+                )
+                .with_retry_after(retry));
+            }
+        }
+        let Some(max) = self.max_concurrent else {
+            return Ok(None);
+        };
+        let (guard, count) = INFLIGHT.incr(key, 1);
+        if count > max as isize {
+            return Err(GatewayError::new(
+                429,
+                "concurrency_limited",
+                format!("virtual key `{key}` may have {max} requests in flight"),
+            )
+            .with_retry_after(1));
+        }
+        Ok(Some(Slot(guard)))
+    }
+}
