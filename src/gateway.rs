@@ -157,6 +157,11 @@ impl ProxyHttp for Gateway {
         ctx.inflight = Some(Inflight::start());
         ctx.request_id = crate::observe::request_id(session.req_header());
         let snapshot = self.snapshot.load_full();
+        // A client that trickles its body, or idles between requests, does
+        // not hold a connection for ever.
+        let limits = &snapshot.limits;
+        session.set_read_timeout(Some(limits.client_read_timeout));
+        session.set_keepalive(Some(limits.keepalive_timeout));
         match admission::admit(session, ctx, snapshot).await {
             Ok(()) => {
                 if ctx.model.is_none() && has_json_body(session.req_header()) {

@@ -49,6 +49,25 @@ fn body_and_header_limits_answer_before_anything_is_sent() {
     assert_eq!(post_json(&url, &[AUTH], &chat()).status, 200);
 }
 
+#[test]
+fn a_client_that_stops_sending_its_body_is_cut_off() {
+    let mocks = Mocks::start();
+    let config = format!(
+        "limits: {{ client_read_timeout_seconds: 1 }}\n{}",
+        mocks.config("")
+    );
+    let gw = Gateway::start(&config);
+    let started = std::time::Instant::now();
+    // 100 bytes promised, 10 sent, then silence.
+    let answer = raw(
+        gw.addr,
+        format!("POST /openai_passthrough/v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer {VK}\r\ncontent-length: 100\r\n\r\n{{\"model\":1").as_bytes(),
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "held for {took:?}: {answer}");
+    assert_ne!(status_of(&answer), 200, "{answer}");
+}
+
 fn policy_config(mocks: &Mocks, policy: &str) -> String {
     mocks.config("").replace(
         &format!("  - {{ name: team-a, value: {VK} }}"),

@@ -421,6 +421,13 @@ fn limits(c: &mut Checker, raw: &RawConfig) -> Limits {
             }
         }
     }
+    if let Some(v) = &raw.limits.client_read_timeout_seconds {
+        if v.value == 0 {
+            c.error(v, "limits.client_read_timeout_seconds must be at least 1");
+        } else {
+            l.client_read_timeout = Duration::from_secs(v.value);
+        }
+    }
     l
 }
 

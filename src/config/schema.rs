@@ -53,6 +53,10 @@ pub struct RawLimits {
     pub max_body_bytes: Option<S<u64>>,
     pub max_header_bytes: Option<S<u64>>,
     pub max_headers: Option<S<u64>>,
+    /// Longest wait for each read of a request body from the client.
+    pub client_read_timeout_seconds: Option<S<u64>>,
+    /// How long an idle client connection is kept for its next request.
+    pub keepalive_timeout_seconds: Option<S<u64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -88,6 +88,8 @@ pub struct Limits {
     pub max_body_bytes: u64,
     pub max_header_bytes: u64,
     pub max_headers: u64,
+    pub client_read_timeout: Duration,
+    pub keepalive_timeout: u64,
 }
 
 impl Default for Limits {
@@ -96,6 +98,8 @@ impl Default for Limits {
             max_body_bytes: 32 * 1024 * 1024,
             max_header_bytes: 64 * 1024,
             max_headers: 100,
+            client_read_timeout: Duration::from_secs(60),
+            keepalive_timeout: 60,
         }
     }
 }
