@@ -128,6 +128,10 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
     if snapshot.virtual_keys.is_open() {
         log::warn!("no virtual_keys configured: serving without client authentication");
     }
+    // Provider names are looked up once before serving, so the first
+    // requests do not meet an unresolved upstream; the resolver thread
+    // keeps them fresh afterwards.
+    crate::resolver::resolve_all(&snapshot);
     let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
     let access_log = Arc::new(
         AccessLog::new(settings.access_log.clone())
