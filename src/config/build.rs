@@ -96,6 +96,10 @@ impl Settings {
     }
 }
 
+/// Largest key weight: shares are relative, and a sum of weights must not
+/// reach infinity.
+const MAX_WEIGHT: f64 = 1e9;
+
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 struct Checker<'a, 'c> {
@@ -576,8 +580,12 @@ fn key_config(
     let what = format!("{} key `{name}`", kind.name());
 
     let weight = match &k.weight {
-        Some(w) if !(w.value.is_finite() && w.value > 0.0) => {
-            c.error(w, format!("{what}: weight must be a positive number"));
+        // Bounded so that the sum of a provider's weights stays finite.
+        Some(w) if !(w.value > 0.0 && w.value <= MAX_WEIGHT) => {
+            c.error(
+                w,
+                format!("{what}: weight must be a positive number up to {MAX_WEIGHT}"),
+            );
             1.0
         }
         Some(w) => w.value,

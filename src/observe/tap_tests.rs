@@ -318,3 +318,48 @@ fn only_events_with_a_usage_object_are_kept() {
     assert!(!carries_usage(br#"{"text":"\"usage\" is a word"}"#));
     assert!(!carries_usage(br#"{"usages":{"x":1}}"#));
 }
+
+/// Found by the `sse_usage` fuzz target (fuzz/corpus/sse_usage/seed-crash-*):
+/// counts near u64::MAX overflowed the sums in `Usage::tokens`.
+#[test]
+fn huge_token_counts_saturate_instead_of_overflowing() {
+    let tokens = |input, output, cached, reasoning| Tokens {
+        input,
+        output,
+        cached,
+        cache_creation: 0,
+        reasoning,
+    };
+    let cases: [(Format, &[u8], Tokens); 3] = [
+        (
+            Format::Anthropic,
+            br#"{"usage":{"input_tokens":18446744073709551615,"cache_read_input_tokens":1}}"#,
+            tokens(u64::MAX, 0, 1, 0),
+        ),
+        (
+            Format::Gemini,
+            br#"{"usageMetadata":{"promptTokenCount":18446744073709551615,"toolUsePromptTokenCount":1}}"#,
+            tokens(u64::MAX, 0, 0, 0),
+        ),
+        (
+            Format::Gemini,
+            br#"{"usageMetadata":{"candidatesTokenCount":18446744073709551615,"thoughtsTokenCount":1}}"#,
+            tokens(0, u64::MAX, 0, 1),
+        ),
+    ];
+    for (format, doc, want) in cases {
+        let sse = [b"data: ".as_slice(), doc, b"\n\n"].concat();
+        for (content_type, body) in [(JSON, doc.to_vec()), (SSE, sse)] {
+            let mut tap = ResponseTap::new(format, &header(content_type, None));
+            tap.feed(&Bytes::from(body));
+            tap.end();
+            let out = tap.finish();
+            assert_eq!(
+                out.state,
+                Some(UsageState::Reported),
+                "{format:?} {content_type}"
+            );
+            assert_eq!(out.tokens, Some(want), "{format:?} {content_type}");
+        }
+    }
+}

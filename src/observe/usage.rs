@@ -84,8 +84,12 @@ impl Usage {
                 reasoning: n(r.reasoning),
             },
             // Anthropic's input_tokens leaves out cache reads and writes.
+            // Sums saturate: a provider (or a proxy in between) may send any
+            // number, and a bad count must not panic or wrap.
             Format::Anthropic => Tokens {
-                input: n(r.input) + n(r.cached) + n(r.cache_creation),
+                input: n(r.input)
+                    .saturating_add(n(r.cached))
+                    .saturating_add(n(r.cache_creation)),
                 output: n(r.output),
                 cached: n(r.cached),
                 cache_creation: n(r.cache_creation),
@@ -94,8 +98,8 @@ impl Usage {
             // Gemini's candidates leave out thoughts, and its prompt count
             // leaves out the tool-use prompt.
             Format::Gemini => Tokens {
-                input: n(r.input) + n(r.tool_prompt),
-                output: n(r.output) + n(r.reasoning),
+                input: n(r.input).saturating_add(n(r.tool_prompt)),
+                output: n(r.output).saturating_add(n(r.reasoning)),
                 cached: n(r.cached),
                 cache_creation: 0,
                 reasoning: n(r.reasoning),
