@@ -128,11 +128,21 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
     if snapshot.virtual_keys.is_open() {
         log::warn!("no virtual_keys configured: serving without client authentication");
     }
-    // Provider names are looked up once before serving, so the first
-    // requests do not meet an unresolved upstream; the resolver thread
-    // keeps them fresh afterwards.
-    crate::resolver::resolve_all(&snapshot);
     let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
+    // Provider names are looked up once before serving, so the first
+    // requests do not meet an unresolved upstream; a slow DNS server delays
+    // the start by at most this, and the resolver thread finishes the job.
+    let first = snapshot.load_full();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        crate::resolver::resolve_all(&first);
+        let _ = done_tx.send(());
+    });
+    if done_rx.recv_timeout(Duration::from_secs(2)).is_err() {
+        log::warn!(
+            "provider addresses are still resolving; requests to them get 502 until they are"
+        );
+    }
     let access_log = Arc::new(
         AccessLog::new(settings.access_log.clone())
             .map_err(|e| format!("cannot open the access log: {e}"))?,
