@@ -9,17 +9,13 @@ use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 
 use crate::auth::{AuthOutcome, CLIENT_CREDENTIAL_PARAMS};
-use crate::body::model_in_json;
+use crate::body::{declared_length, model_in_json, too_large};
 use crate::config::{Credential, Limits, Resolved, Snapshot};
 use crate::ctx::RequestCtx;
 use crate::errors::GatewayError;
 use crate::keys;
 use crate::providers::{is_vertex_model, is_vertex_path, ProviderKind};
 use crate::route::{self, filter_query, Route};
-
-/// Largest body read before forwarding (when the key or the provider
-/// depends on the body's model).
-pub const MAX_PREREAD: usize = 32 * 1024 * 1024;
 
 const METHODS: [Method; 6] = [
     Method::GET,
@@ -60,7 +56,7 @@ pub async fn admit(
     ctx.client_query = filter_query(req.uri.query().unwrap_or(""), &CLIENT_CREDENTIAL_PARAMS);
     if let Some(length) = declared_length(req) {
         if length > snapshot.limits.max_body_bytes {
-            return Err(body_too_large(snapshot.limits.max_body_bytes));
+            return Err(too_large(snapshot.limits.max_body_bytes));
         }
     }
 
@@ -210,31 +206,10 @@ async fn read_body_model(
             .map_err(|_| GatewayError::new(400, "invalid_body", "client went away"))?;
         session.req_header_mut().remove_header("expect");
     }
-    let max = ctx
-        .snapshot
-        .as_ref()
-        .map_or(MAX_PREREAD, |s| s.limits.max_body_bytes as usize);
+    let max = ctx.snapshot.as_ref().map_or(0, |s| s.limits.max_body_bytes);
     let whole = ctx.preread.read(session, max).await?;
     ctx.bytes_in += whole.len() as u64;
     Ok(model_in_json(&whole))
-}
-
-fn declared_length(req: &RequestHeader) -> Option<u64> {
-    req.headers
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-pub fn body_too_large(max: u64) -> GatewayError {
-    GatewayError::new(
-        413,
-        "body_too_large",
-        format!("the request body is larger than this gateway accepts ({max} bytes)"),
-    )
 }
 
 /// Header count and size, before anything else looks at them.

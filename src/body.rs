@@ -11,13 +11,15 @@
 //! front, so a chunked body of unknown length is refused with 411.
 
 use bytes::{Bytes, BytesMut};
+use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 use serde::Deserialize;
 
 use crate::errors::GatewayError;
 
-/// Pingora's retry buffer size (`BODY_BUF_LIMIT` in pingora-core).
-const RETRY_BUFFER: usize = 64 * 1024;
+/// Pingora's retry buffer size (`BODY_BUF_LIMIT` in pingora-core): the
+/// most of a body that can be sent again.
+pub const RETRY_BUFFER: usize = 64 * 1024;
 
 #[derive(Default)]
 pub struct Preread {
@@ -27,9 +29,9 @@ pub struct Preread {
 impl Preread {
     /// Reads the whole body (at most `max` bytes) and returns it; the body
     /// still reaches the upstream unchanged.
-    pub async fn read(&mut self, session: &mut Session, max: usize) -> Result<Bytes, GatewayError> {
+    pub async fn read(&mut self, session: &mut Session, max: u64) -> Result<Bytes, GatewayError> {
         let length = content_length(session)?;
-        if length > max {
+        if length as u64 > max {
             return Err(too_large(max));
         }
         let mut head = BytesMut::new();
@@ -103,13 +105,34 @@ impl Preread {
     }
 }
 
+/// The request's Content-Length, when it has a valid one.
+pub fn declared_length(req: &RequestHeader) -> Option<u64> {
+    req.headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Whether the whole body fits Pingora's retry buffer, so it can be sent
+/// again: a declared length within it, or no body at all.
+pub fn fits_retry_buffer(req: &RequestHeader) -> bool {
+    match declared_length(req) {
+        Some(n) => n <= RETRY_BUFFER as u64,
+        None => {
+            !req.headers.contains_key(http::header::CONTENT_LENGTH)
+                && !req.headers.contains_key(http::header::TRANSFER_ENCODING)
+        }
+    }
+}
+
 fn content_length(session: &Session) -> Result<usize, GatewayError> {
     let req = session.req_header();
     match req.headers.get(http::header::CONTENT_LENGTH) {
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
+        Some(_) => declared_length(req)
+            .map(|n| n as usize)
             .ok_or_else(|| GatewayError::new(400, "invalid_body", "invalid Content-Length")),
         None if req.headers.contains_key(http::header::TRANSFER_ENCODING) => {
             Err(GatewayError::new(
@@ -123,11 +146,11 @@ fn content_length(session: &Session) -> Result<usize, GatewayError> {
     }
 }
 
-pub fn too_large(max: usize) -> GatewayError {
+pub fn too_large(max: u64) -> GatewayError {
     GatewayError::new(
         413,
         "body_too_large",
-        format!("request body is larger than {max} bytes"),
+        format!("the request body is larger than this gateway accepts ({max} bytes)"),
     )
 }
 

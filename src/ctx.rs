@@ -36,7 +36,6 @@ pub struct RequestCtx {
     pub replayable: bool,
     /// Why the next attempt is a failover (`connect`, `timeout`, `http_429`…).
     pub failover_reason: Option<&'static str>,
-    pub body_seen: u64,
     /// Path and query sent upstream.
     pub upstream_uri: String,
     pub model: Option<String>,
@@ -80,7 +79,6 @@ impl RequestCtx {
             attempts: 0,
             replayable: false,
             failover_reason: None,
-            body_seen: 0,
             upstream_uri: String::new(),
             model: None,
             preread: Preread::default(),

@@ -37,20 +37,6 @@ const HOP_BY_HOP: [&str; 6] = [
     "upgrade",
 ];
 
-/// Pingora's retry buffer holds this much; a longer body cannot be replayed.
-const REPLAY_LIMIT: u64 = 64 * 1024;
-
-fn replayable_length(req: &RequestHeader) -> bool {
-    match req.headers.get(http::header::CONTENT_LENGTH) {
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .is_some_and(|n| n <= REPLAY_LIMIT),
-        None => req.headers.get(http::header::TRANSFER_ENCODING).is_none(),
-    }
-}
-
 /// Whether this request may try another key: attempts left, and a key it
 /// has not tried that serves the model.
 fn can_fail_over(ctx: &mut RequestCtx) -> bool {
@@ -172,7 +158,7 @@ impl ProxyHttp for Gateway {
                     .provider
                     .as_ref()
                     .is_some_and(|p| !p.retry_on_status.is_empty());
-                if retries_status && replayable_length(session.req_header()) {
+                if retries_status && crate::body::fits_retry_buffer(session.req_header()) {
                     session.as_mut().enable_retry_buffering();
                     ctx.replayable = true;
                 }
@@ -257,22 +243,19 @@ impl ProxyHttp for Gateway {
 
     async fn request_body_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         body: &mut Option<Bytes>,
         _end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.preread.prepend(body);
-        if let Some(b) = body.as_ref() {
-            ctx.body_seen += b.len() as u64;
-            let max = ctx
-                .snapshot
-                .as_ref()
-                .map_or(u64::MAX, |s| s.limits.max_body_bytes);
-            // A body without a length is counted as it streams.
-            if ctx.body_seen > max {
-                return Err(gateway_failure(ctx, crate::admission::body_too_large(max)));
-            }
+        // A body without a length is counted as it streams.
+        let max = ctx
+            .snapshot
+            .as_ref()
+            .map_or(u64::MAX, |s| s.limits.max_body_bytes);
+        if session.body_bytes_read() as u64 > max {
+            return Err(gateway_failure(ctx, crate::body::too_large(max)));
         }
         if let (Some(scan), Some(b)) = (ctx.model_scan.as_mut(), body.as_ref()) {
             if scan.active() {
