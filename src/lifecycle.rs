@@ -15,6 +15,9 @@ pub struct Lifecycle {
     listeners: Vec<SocketAddr>,
     bound: AtomicBool,
     resolved: AtomicBool,
+    /// The stop and upgrade signals are handled (before that, SIGTERM
+    /// would kill the process instead of draining it).
+    signals: AtomicBool,
     draining: AtomicBool,
     config: ArcSwap<ConfigState>,
 }
@@ -44,6 +47,7 @@ impl Lifecycle {
             listeners,
             bound: AtomicBool::new(false),
             resolved: AtomicBool::new(false),
+            signals: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             config: ArcSwap::from_pointee(ConfigState::default()),
         })
@@ -55,6 +59,10 @@ impl Lifecycle {
 
     pub fn set_config(&self, state: ConfigState) {
         self.config.store(Arc::new(state));
+    }
+
+    pub fn set_signals_handled(&self) {
+        self.signals.store(true, Ordering::Release);
     }
 
     pub fn set_resolved(&self) {
@@ -85,6 +93,9 @@ impl Lifecycle {
                 }
             }
             self.bound.store(true, Ordering::Release);
+        }
+        if !self.signals.load(Ordering::Acquire) {
+            return Err("signal handlers are not installed yet");
         }
         if !self.resolved.load(Ordering::Acquire) {
             return Err("provider addresses are not resolved yet");

@@ -65,6 +65,7 @@ impl ShutdownSignalWatch for Signals {
         let mut term = listen(SignalKind::terminate());
         let mut int = listen(SignalKind::interrupt());
         let mut usr2 = listen(SignalKind::user_defined2());
+        self.lifecycle.set_signals_handled();
         loop {
             tokio::select! {
                 _ = next(&mut int) => return ShutdownSignal::FastShutdown,
