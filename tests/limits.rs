@@ -68,6 +68,43 @@ fn a_client_that_stops_sending_its_body_is_cut_off() {
     assert_ne!(status_of(&answer), 200, "{answer}");
 }
 
+#[test]
+fn an_idle_client_connection_is_closed_after_the_keepalive_timeout() {
+    use std::io::{Read, Write};
+    let mocks = Mocks::start();
+    let config = format!(
+        "limits: {{ keepalive_timeout_seconds: 1 }}\n{}",
+        mocks.config("")
+    );
+    let gw = Gateway::start(&config);
+    let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET /openai_passthrough/v1/models HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer {VK}\r\n\r\n").unwrap();
+    let mut buf = [0u8; 65536];
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Idle after the answer: the gateway closes the connection (read gives 0)
+    // well before the 5 s read timeout here.
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(5) {
+        match s.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => continue,
+            Err(_) => break,
+        }
+    }
+    assert!(closed, "still open after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 fn policy_config(mocks: &Mocks, policy: &str) -> String {
     mocks.config("").replace(
         &format!("  - {{ name: team-a, value: {VK} }}"),

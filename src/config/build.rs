@@ -129,6 +129,16 @@ impl Checker<'_, '_> {
         self.errors.push(d);
     }
 
+    /// A count or a number of seconds, which must be at least 1.
+    fn at_least_one(&mut self, field: &Option<Spanned<u64>>, what: &str) -> Option<u64> {
+        let v = field.as_ref()?;
+        if v.value == 0 {
+            self.error(v, format!("{what} must be at least 1"));
+            return None;
+        }
+        Some(v.value)
+    }
+
     fn warn<T>(&mut self, at: &Spanned<T>, message: impl Into<String>) {
         let d = self.diag(at, message.into());
         self.warnings.push(d);
@@ -372,65 +382,36 @@ fn key_policy(c: &mut Checker, vk: &RawVirtualKey, name: &str) -> KeyPolicy {
             }
         }
     }
-    for (field, slot, what) in [
-        (
-            &vk.requests_per_minute,
-            &mut policy.requests_per_minute,
-            "requests_per_minute",
-        ),
-        (
-            &vk.max_concurrent,
-            &mut policy.max_concurrent,
-            "max_concurrent",
-        ),
-    ] {
-        if let Some(v) = field {
-            if v.value == 0 {
-                c.error(
-                    v,
-                    format!("virtual key `{name}`: {what} must be at least 1"),
-                );
-            } else {
-                *slot = Some(v.value);
-            }
-        }
-    }
+    let what = |field: &str| format!("virtual key `{name}`: {field}");
+    policy.requests_per_minute =
+        c.at_least_one(&vk.requests_per_minute, &what("requests_per_minute"));
+    policy.max_concurrent = c.at_least_one(&vk.max_concurrent, &what("max_concurrent"));
     policy
 }
 
 fn limits(c: &mut Checker, raw: &RawConfig) -> Limits {
     let mut l = Limits::default();
-    for (field, slot, what) in [
-        (
-            &raw.limits.max_body_bytes,
-            &mut l.max_body_bytes,
-            "limits.max_body_bytes",
-        ),
-        (
-            &raw.limits.max_header_bytes,
-            &mut l.max_header_bytes,
-            "limits.max_header_bytes",
-        ),
-        (
-            &raw.limits.max_headers,
-            &mut l.max_headers,
-            "limits.max_headers",
-        ),
-    ] {
-        if let Some(v) = field {
-            if v.value == 0 {
-                c.error(v, format!("{what} must be at least 1"));
-            } else {
-                *slot = v.value;
-            }
-        }
+    let r = &raw.limits;
+    let positive =
+        |c: &mut Checker, field, name: &str| c.at_least_one(field, &format!("limits.{name}"));
+    if let Some(v) = positive(c, &r.max_body_bytes, "max_body_bytes") {
+        l.max_body_bytes = v;
     }
-    if let Some(v) = &raw.limits.client_read_timeout_seconds {
-        if v.value == 0 {
-            c.error(v, "limits.client_read_timeout_seconds must be at least 1");
-        } else {
-            l.client_read_timeout = Duration::from_secs(v.value);
-        }
+    if let Some(v) = positive(c, &r.max_header_bytes, "max_header_bytes") {
+        l.max_header_bytes = v;
+    }
+    if let Some(v) = positive(c, &r.max_headers, "max_headers") {
+        l.max_headers = v;
+    }
+    if let Some(v) = positive(
+        c,
+        &r.client_read_timeout_seconds,
+        "client_read_timeout_seconds",
+    ) {
+        l.client_read_timeout = Duration::from_secs(v);
+    }
+    if let Some(v) = positive(c, &r.keepalive_timeout_seconds, "keepalive_timeout_seconds") {
+        l.keepalive_timeout = v;
     }
     l
 }
@@ -894,38 +875,29 @@ fn ca_certs(
 
 fn timeouts(c: &mut Checker, net: &RawNetworkConfig) -> Timeouts {
     let mut t = Timeouts::default();
-    for (field, slot, name) in [
-        (
-            &net.connect_timeout_in_seconds,
-            &mut t.connect,
-            "connect_timeout_in_seconds",
-        ),
-        (
-            &net.default_request_timeout_in_seconds,
-            &mut t.first_byte,
-            "default_request_timeout_in_seconds",
-        ),
-        (
-            &net.stream_idle_timeout_in_seconds,
-            &mut t.stream_idle,
-            "stream_idle_timeout_in_seconds",
-        ),
-    ] {
-        if let Some(v) = field {
-            if v.value == 0 {
-                c.error(v, format!("{name} must be at least 1"));
-            } else {
-                *slot = Duration::from_secs(v.value);
-            }
-        }
+    let secs = |c: &mut Checker, field, name| c.at_least_one(field, name).map(Duration::from_secs);
+    if let Some(d) = secs(
+        c,
+        &net.connect_timeout_in_seconds,
+        "connect_timeout_in_seconds",
+    ) {
+        t.connect = d;
     }
-    if let Some(v) = &net.total_timeout_in_seconds {
-        if v.value == 0 {
-            c.error(v, "total_timeout_in_seconds must be at least 1");
-        } else {
-            t.total = Some(Duration::from_secs(v.value));
-        }
+    if let Some(d) = secs(
+        c,
+        &net.default_request_timeout_in_seconds,
+        "default_request_timeout_in_seconds",
+    ) {
+        t.first_byte = d;
     }
+    if let Some(d) = secs(
+        c,
+        &net.stream_idle_timeout_in_seconds,
+        "stream_idle_timeout_in_seconds",
+    ) {
+        t.stream_idle = d;
+    }
+    t.total = secs(c, &net.total_timeout_in_seconds, "total_timeout_in_seconds");
     for (field, name) in [
         (&net.max_retries, "max_retries"),
         (&net.retry_backoff_initial_ms, "retry_backoff_initial_ms"),
