@@ -3,7 +3,7 @@
 
 use rand::Rng;
 
-use crate::config::ProviderConfig;
+use crate::config::{KeyConfig, ProviderConfig};
 use crate::errors::GatewayError;
 
 /// Index of the chosen key in `provider.keys`, leaving out `excluded`
@@ -17,11 +17,23 @@ pub fn select(
     select_with(provider, model, excluded, rand::thread_rng().gen::<f64>())
 }
 
+/// The keys that could serve the request: usable, serving the model, not
+/// `excluded`. (Weights are positive: the config refuses others.)
+fn serving<'a>(
+    provider: &'a ProviderConfig,
+    model: Option<&'a str>,
+    excluded: &'a [usize],
+) -> impl Iterator<Item = (usize, &'a KeyConfig)> + Clone + 'a {
+    provider
+        .keys
+        .iter()
+        .enumerate()
+        .filter(move |(i, k)| !excluded.contains(i) && k.usable() && k.models.allows(model))
+}
+
 /// Whether some key other than `excluded` could serve the request.
 pub fn has_alternative(provider: &ProviderConfig, model: Option<&str>, excluded: &[usize]) -> bool {
-    provider.keys.iter().enumerate().any(|(i, k)| {
-        !excluded.contains(&i) && k.usable() && k.models.allows(model) && k.weight > 0.0
-    })
+    serving(provider, model, excluded).next().is_some()
 }
 
 /// `roll` in `[0, 1)` decides among eligible keys; split out for tests.
@@ -31,20 +43,12 @@ fn select_with(
     excluded: &[usize],
     roll: f64,
 ) -> Result<usize, GatewayError> {
-    let serving = |i: usize, k: &crate::config::KeyConfig| {
-        !excluded.contains(&i) && k.usable() && k.models.allows(model)
-    };
-    let any_warm = provider
-        .keys
-        .iter()
-        .enumerate()
-        .any(|(i, k)| serving(i, k) && k.weight > 0.0 && !k.cooldown.active());
+    let candidates = serving(provider, model, excluded);
+    let any_warm = candidates.clone().any(|(_, k)| !k.cooldown.active());
     let eligible = || {
-        provider
-            .keys
-            .iter()
-            .enumerate()
-            .filter(move |(i, k)| serving(*i, k) && (!any_warm || !k.cooldown.active()))
+        candidates
+            .clone()
+            .filter(move |(_, k)| !any_warm || !k.cooldown.active())
     };
     let total: f64 = eligible().map(|(_, k)| k.weight).sum();
     if total <= 0.0 {
