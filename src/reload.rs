@@ -55,31 +55,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Reads the file once, so the hash and the config are of the same bytes.
 fn read_and_load(path: &Path) -> (String, Result<Loaded, Vec<Diagnostic>>) {
-    let file = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            let d = Diagnostic {
-                file,
-                line: 0,
-                column: 0,
-                message: format!("cannot read config: {e}"),
-            };
-            return (String::new(), Err(vec![d]));
-        }
-    };
-    let sha = sha256_hex(text.as_bytes());
-    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let loaded = config::load_str(&text, &file, &base_dir, Mode::Run, &|name| {
-        std::env::var(name).ok()
-    });
-    (sha, loaded)
+    match config::read(path) {
+        Ok(text) => (
+            sha256_hex(text.as_bytes()),
+            config::load_file(path, &text, Mode::Run),
+        ),
+        Err(e) => (String::new(), Err(e)),
+    }
 }
 
 impl Reloader {
@@ -95,7 +79,7 @@ impl Reloader {
         lifecycle.set_config(ConfigState {
             path: path.display().to_string(),
             sha256: sha,
-            loaded_at: now_rfc3339(),
+            loaded_at: crate::observe::now_rfc3339(),
             reloads: 0,
             last_error: None,
         });
@@ -118,7 +102,7 @@ impl Reloader {
             Ok(r) => r,
             Err(e) => (
                 String::new(),
-                Err(vec![internal(&self.path, &e.to_string())]),
+                Err(vec![Diagnostic::whole_file(&self.path, e.to_string())]),
             ),
         };
         match loaded {
@@ -133,7 +117,7 @@ impl Reloader {
                 metrics().reloads.with_label_values(&["error"]).inc();
                 let mut state = (*self.lifecycle.config()).clone();
                 state.last_error = Some(ReloadError {
-                    at: now_rfc3339(),
+                    at: crate::observe::now_rfc3339(),
                     sha256: sha,
                     errors: errors.iter().map(ToString::to_string).collect(),
                 });
@@ -193,7 +177,7 @@ impl Reloader {
         self.lifecycle.set_config(ConfigState {
             path: previous.path.clone(),
             sha256: sha.clone(),
-            loaded_at: now_rfc3339(),
+            loaded_at: crate::observe::now_rfc3339(),
             reloads: previous.reloads + 1,
             last_error: None,
         });
@@ -238,14 +222,5 @@ impl Reloader {
                 self.reload("the file changed").await;
             }
         }
-    }
-}
-
-fn internal(path: &Path, message: &str) -> Diagnostic {
-    Diagnostic {
-        file: path.display().to_string(),
-        line: 0,
-        column: 0,
-        message: message.to_string(),
     }
 }

@@ -24,6 +24,18 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+impl Diagnostic {
+    /// A problem with the file as a whole (no line to point at).
+    pub fn whole_file(path: &Path, message: impl Into<String>) -> Self {
+        Diagnostic {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+        }
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
@@ -55,19 +67,31 @@ pub struct Loaded {
 
 /// Reads and validates the file at `path` against the process environment.
 pub fn load(path: &Path, mode: Mode) -> Result<Loaded, Vec<Diagnostic>> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![Diagnostic {
-            file: file.clone(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read config: {e}"),
-        }]
-    })?;
-    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    load_str(&text, &file, &base_dir, mode, &|name| {
-        std::env::var(name).ok()
+    let text = read(path)?;
+    load_file(path, &text, mode)
+}
+
+/// The text of the config file, or why it cannot be read.
+pub fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
+    std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic::whole_file(
+            path,
+            format!("cannot read config: {e}"),
+        )]
     })
+}
+
+/// Validates `text`, read from `path`, against the process environment;
+/// relative paths in it are relative to the file.
+pub fn load_file(path: &Path, text: &str, mode: Mode) -> Result<Loaded, Vec<Diagnostic>> {
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    load_str(
+        text,
+        &path.display().to_string(),
+        &base_dir,
+        mode,
+        &|name| std::env::var(name).ok(),
+    )
 }
 
 /// Validates config text; `env` looks up `env.NAME` references and

@@ -116,7 +116,7 @@ pub fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
     }
     let req = session.req_header();
     let record = Record {
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        time: super::now_rfc3339(),
         request_id: &ctx.request_id,
         virtual_key: ctx.virtual_key.as_deref(),
         route: ctx.route.map(|r| r.name()),

@@ -18,6 +18,11 @@ use http::HeaderValue;
 use pingora::http::RequestHeader;
 use rand::Rng;
 
+/// The current time as logs and `/readyz` write it (UTC, milliseconds).
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// The client's `x-request-id` when it is a sane token, else a new one.
 pub fn request_id(req: &RequestHeader) -> String {
     if let Some(id) = req.headers.get("x-request-id").and_then(sane_id) {
