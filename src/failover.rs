@@ -1,4 +1,5 @@
-//! Trying another key when one fails: after a connect failure or timeout
+//! Trying another key when one fails (the proxy hooks in gateway.rs call
+//! in here): after a connect failure or timeout
 //! (nothing was sent), or an upstream status listed in `retry_on_status`
 //! when the body can be replayed. A key that answered 429 is skipped until
 //! its `retry-after` has passed.
@@ -7,7 +8,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
+use pingora::http::ResponseHeader;
+use pingora::{Error, ErrorType};
 use rand::Rng;
+
+use crate::ctx::RequestCtx;
+use crate::errors::GatewayError;
+use crate::keys;
+use crate::observe::metrics::metrics;
 
 /// The process's time origin for cool-downs kept in atomics.
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
@@ -63,6 +71,94 @@ pub fn backoff(n: u32) -> Duration {
     let base = 50u64 << n.saturating_sub(1).min(5);
     let jitter = rand::thread_rng().gen_range(0..=base / 2);
     Duration::from_millis(base + jitter)
+}
+
+/// After a failed connect (nothing was sent): whether to try another key,
+/// noting why for the metrics.
+pub fn on_connect_failure(ctx: &mut RequestCtx, etype: &ErrorType) -> bool {
+    let retry = can_fail_over(ctx);
+    if retry {
+        ctx.failover_reason = Some(match etype {
+            ErrorType::ConnectTimedout | ErrorType::TLSHandshakeTimedout => "timeout",
+            _ => "connect",
+        });
+    }
+    retry
+}
+
+/// Whether this request may try another key: attempts left, and a key it
+/// has not tried that serves the model.
+fn can_fail_over(ctx: &mut RequestCtx) -> bool {
+    let (Some(provider), Some(current)) = (ctx.provider.clone(), ctx.key_index) else {
+        return false;
+    };
+    if ctx.attempts >= provider.max_attempts {
+        return false;
+    }
+    let mut tried = ctx.tried.clone();
+    tried.push(current);
+    if !keys::has_alternative(&provider, ctx.model.as_deref(), &tried) {
+        return false;
+    }
+    ctx.tried = tried;
+    true
+}
+
+/// Before a retry: wait a little, then bind the next key.
+pub async fn to_next_key(ctx: &mut RequestCtx) -> Result<(), GatewayError> {
+    let Some(provider) = ctx.provider.clone() else {
+        return Err(GatewayError::new(
+            500,
+            "internal_error",
+            "no provider chosen",
+        ));
+    };
+    let reason = ctx.failover_reason.take().unwrap_or("connect");
+    metrics()
+        .failovers
+        .with_label_values(&[provider.kind.name(), reason])
+        .inc();
+    tokio::time::sleep(backoff(ctx.attempts - 1)).await;
+    let index = keys::select(&provider, ctx.model.as_deref(), &ctx.tried)?;
+    crate::admission::bind_key(ctx, index).await?;
+    // What the failed attempt recorded is not this one's.
+    ctx.upstream_status = None;
+    ctx.first_byte = None;
+    ctx.connect = None;
+    ctx.reused = None;
+    Ok(())
+}
+
+/// A 429 sets the key aside for its retry-after; a status in
+/// `retry_on_status` is retried on another key when the body can be sent
+/// again. Returns the error that makes Pingora retry.
+pub fn on_status(ctx: &mut RequestCtx, resp: &ResponseHeader) -> Option<Box<Error>> {
+    let status = resp.status.as_u16();
+    let provider = ctx.provider.clone()?;
+    if status == 429 {
+        if let Some(key) = ctx.key() {
+            key.cooldown
+                .start(retry_after(resp.headers.get("retry-after")));
+            metrics()
+                .cooldowns
+                .with_label_values(&[provider.kind.name(), key.name.as_str()])
+                .inc();
+        }
+    }
+    if !provider.retry_on_status.contains(&status) || !ctx.replayable || !can_fail_over(ctx) {
+        return None;
+    }
+    ctx.failover_reason = Some(match status {
+        429 => "http_429",
+        500 => "http_500",
+        502 => "http_502",
+        503 => "http_503",
+        504 => "http_504",
+        _ => "http_other",
+    });
+    let mut e = Error::explain(ErrorType::HTTPStatus(status), "retrying on another key");
+    e.set_retry(true);
+    Some(e)
 }
 
 #[cfg(test)]

@@ -16,11 +16,11 @@ use crate::auth::strip_client_credentials;
 use crate::config::Snapshot;
 use crate::ctx::RequestCtx;
 use crate::errors::{respond, GatewayError};
-use crate::observe::metrics::{metrics, Inflight};
+use crate::failover;
+use crate::observe::metrics::Inflight;
 use crate::observe::request_model::ModelScanner;
 use crate::observe::tap::ResponseTap;
 use crate::observe::{account, sane_id, AccessLog};
-use crate::{failover, keys};
 
 pub struct Gateway {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
@@ -36,80 +36,6 @@ const HOP_BY_HOP: [&str; 6] = [
     "trailer",
     "upgrade",
 ];
-
-/// Whether this request may try another key: attempts left, and a key it
-/// has not tried that serves the model.
-fn can_fail_over(ctx: &mut RequestCtx) -> bool {
-    let (Some(provider), Some(current)) = (ctx.provider.clone(), ctx.key_index) else {
-        return false;
-    };
-    if ctx.attempts >= provider.max_attempts {
-        return false;
-    }
-    let mut tried = ctx.tried.clone();
-    tried.push(current);
-    if !keys::has_alternative(&provider, ctx.model.as_deref(), &tried) {
-        return false;
-    }
-    ctx.tried = tried;
-    true
-}
-
-/// Before a retry: wait a little, then bind the next key.
-async fn failover_to_next_key(ctx: &mut RequestCtx) -> Result<()> {
-    let Some(provider) = ctx.provider.clone() else {
-        return Err(Error::new(ErrorType::InternalError));
-    };
-    let reason = ctx.failover_reason.take().unwrap_or("connect");
-    metrics()
-        .failovers
-        .with_label_values(&[provider.kind.name(), reason])
-        .inc();
-    tokio::time::sleep(failover::backoff(ctx.attempts - 1)).await;
-    let index = keys::select(&provider, ctx.model.as_deref(), &ctx.tried)
-        .map_err(|e| gateway_failure(ctx, e))?;
-    crate::admission::bind_key(ctx, index)
-        .await
-        .map_err(|e| gateway_failure(ctx, e))?;
-    // What the failed attempt recorded is not this one's.
-    ctx.upstream_status = None;
-    ctx.first_byte = None;
-    ctx.connect = None;
-    ctx.reused = None;
-    Ok(())
-}
-
-/// A 429 sets the key aside for its retry-after; a status in
-/// `retry_on_status` is retried on another key when the body can be sent
-/// again. Returns the error that makes Pingora retry.
-fn status_failover(ctx: &mut RequestCtx, resp: &ResponseHeader) -> Option<Box<Error>> {
-    let status = resp.status.as_u16();
-    let provider = ctx.provider.clone()?;
-    if status == 429 {
-        if let Some(key) = ctx.key() {
-            key.cooldown
-                .start(failover::retry_after(resp.headers.get("retry-after")));
-            metrics()
-                .cooldowns
-                .with_label_values(&[provider.kind.name(), key.name.as_str()])
-                .inc();
-        }
-    }
-    if !provider.retry_on_status.contains(&status) || !ctx.replayable || !can_fail_over(ctx) {
-        return None;
-    }
-    ctx.failover_reason = Some(match status {
-        429 => "http_429",
-        500 => "http_500",
-        502 => "http_502",
-        503 => "http_503",
-        504 => "http_504",
-        _ => "http_other",
-    });
-    let mut e = Error::explain(ErrorType::HTTPStatus(status), "retrying on another key");
-    e.set_retry(true);
-    Some(e)
-}
 
 /// A body worth scanning for the requested model.
 fn has_json_body(req: &RequestHeader) -> bool {
@@ -179,7 +105,9 @@ impl ProxyHttp for Gateway {
     ) -> Result<Box<HttpPeer>> {
         ctx.attempts += 1;
         if ctx.attempts > 1 {
-            failover_to_next_key(ctx).await?;
+            failover::to_next_key(ctx)
+                .await
+                .map_err(|e| gateway_failure(ctx, e))?;
         }
         ctx.upstream_start = Some(Instant::now());
         let (Some(provider), Some(key)) = (ctx.provider.clone(), ctx.key()) else {
@@ -293,7 +221,7 @@ impl ProxyHttp for Gateway {
         if resp.status.is_informational() {
             return Ok(());
         }
-        if let Some(retry) = status_failover(ctx, resp) {
+        if let Some(retry) = failover::on_status(ctx, resp) {
             return Err(retry);
         }
         ctx.upstream_status = Some(resp.status.as_u16());
@@ -352,13 +280,7 @@ impl ProxyHttp for Gateway {
         mut e: Box<Error>,
     ) -> Box<Error> {
         // Nothing reached the provider: another key may be tried.
-        let retry = can_fail_over(ctx);
-        if retry {
-            ctx.failover_reason = Some(match e.etype() {
-                ErrorType::ConnectTimedout | ErrorType::TLSHandshakeTimedout => "timeout",
-                _ => "connect",
-            });
-        }
+        let retry = failover::on_connect_failure(ctx, e.etype());
         e.set_retry(retry);
         e
     }
