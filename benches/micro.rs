@@ -20,13 +20,15 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use pingora::http::{RequestHeader, ResponseHeader};
 
 use strait::auth::{strip_client_credentials, AuthOutcome, VirtualKeys, CLIENT_CREDENTIAL_PARAMS};
-use strait::config::{self, Mode, ProviderConfig, Resolved, Secret};
+use strait::config::{self, Mode};
+use strait::credential::{RequestCredential, Secret};
 use strait::keys;
 use strait::observe::request_model::ModelScanner;
 use strait::observe::tap::{Outcome, ResponseTap, UsageState};
 use strait::observe::usage::Format;
 use strait::providers::ProviderKind;
 use strait::route::{self, Route};
+use strait::snapshot::ProviderConfig;
 
 // ---------------------------------------------------------------------------
 // route
@@ -130,7 +132,7 @@ fn openai_request() -> RequestHeader {
 }
 
 fn bench_headers(c: &mut Criterion) {
-    let credential = Resolved::Key(
+    let credential = RequestCredential::Key(
         Secret::new("sk-proj-Qx4bZ1vR8nT2mK7pL9sW3yH6jD0fG5aC").expect("valid secret"),
     );
     let mut anthropic_sdk = stainless("Anthropic/Python 0.40.0");
@@ -253,9 +255,9 @@ fn bench_key_selection(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("key_selection");
     for (name, provider, model) in cases {
-        keys::select(provider, model, &[]).expect("a key is eligible");
+        keys::select(provider.keys(), model, &[]).expect("a key is eligible");
         group.bench_function(name, |b| {
-            b.iter(|| keys::select(black_box(provider), black_box(model), &[]))
+            b.iter(|| keys::select(black_box(provider.keys()), black_box(model), &[]))
         });
     }
     group.finish();

@@ -10,12 +10,13 @@ use pingora::proxy::Session;
 
 use crate::auth::{AuthOutcome, CLIENT_CREDENTIAL_PARAMS};
 use crate::body::{declared_length, model_in_json, too_large};
-use crate::config::{Credential, Limits, Resolved, Snapshot};
+use crate::credential::{Credential, RequestCredential};
 use crate::ctx::RequestCtx;
-use crate::errors::GatewayError;
+use crate::errors::{ErrorKind, GatewayError};
 use crate::keys;
 use crate::providers::{is_vertex_model, is_vertex_path, ProviderKind};
 use crate::route::{self, filter_query, Route};
+use crate::snapshot::{Limits, Snapshot};
 
 const METHODS: [Method; 6] = [
     Method::GET,
@@ -35,23 +36,21 @@ pub async fn admit(
     let req = session.req_header();
     if !METHODS.contains(&req.method) {
         return Err(GatewayError::new(
-            405,
-            "method_not_allowed",
+            ErrorKind::MethodNotAllowed,
             format!("method {} is not forwarded", req.method),
         ));
     }
     check_header_limits(req, &snapshot.limits)?;
     let (route, rest) = route::match_route(req.uri.path()).ok_or_else(|| {
         GatewayError::new(
-            404,
-            "unknown_route",
+            ErrorKind::UnknownRoute,
             "no route for this path; use /openai_passthrough, /anthropic_passthrough, \
              /azure_passthrough or /genai_passthrough",
         )
     })?;
     ctx.route = Some(route);
     route::validate_path(rest)
-        .map_err(|why| GatewayError::new(400, "invalid_path", format!("invalid path: {why}")))?;
+        .map_err(|why| GatewayError::new(ErrorKind::InvalidPath, format!("invalid path: {why}")))?;
     ctx.native_path = rest.to_string();
     ctx.client_query = filter_query(req.uri.query().unwrap_or(""), &CLIENT_CREDENTIAL_PARAMS);
     if let Some(length) = declared_length(req) {
@@ -65,16 +64,14 @@ pub async fn admit(
         AuthOutcome::Key(name) => ctx.virtual_key = Some(name.to_string()),
         AuthOutcome::Missing => {
             return Err(GatewayError::new(
-                401,
-                "missing_virtual_key",
+                ErrorKind::MissingVirtualKey,
                 "no virtual key: send it as the SDK's api key (Authorization: Bearer, x-api-key, \
                  api-key, x-goog-api-key) or in x-strait-key",
             ))
         }
         AuthOutcome::Unknown => {
             return Err(GatewayError::new(
-                401,
-                "invalid_virtual_key",
+                ErrorKind::InvalidVirtualKey,
                 "the virtual key presented is not known to this gateway",
             ))
         }
@@ -103,8 +100,7 @@ pub async fn admit(
     };
     let provider = snapshot.provider(kind).cloned().ok_or_else(|| {
         GatewayError::new(
-            503,
-            "provider_not_configured",
+            ErrorKind::ProviderNotConfigured,
             format!("provider {} is not configured on this gateway", kind.name()),
         )
     })?;
@@ -133,7 +129,7 @@ pub async fn admit(
     }
     ctx.model = model;
 
-    let index = keys::select(&provider, ctx.model.as_deref(), &[])?;
+    let index = keys::select(provider.keys(), ctx.model.as_deref(), &[])?;
     bind_key(ctx, index).await
 }
 
@@ -143,8 +139,7 @@ pub async fn admit(
 pub async fn bind_key(ctx: &mut RequestCtx, index: usize) -> Result<(), GatewayError> {
     let Some(provider) = ctx.provider.clone() else {
         return Err(GatewayError::new(
-            500,
-            "internal_error",
+            ErrorKind::InternalError,
             "no provider chosen",
         ));
     };
@@ -152,12 +147,16 @@ pub async fn bind_key(ctx: &mut RequestCtx, index: usize) -> Result<(), GatewayE
     ctx.key_index = Some(index);
     let key = &provider.keys[index];
     ctx.credential = Some(match &key.credential {
-        Credential::Key(secret) => Resolved::Key(secret.clone()),
-        Credential::Token(source) => Resolved::Bearer(source.bearer().await?),
+        Credential::Key(secret) => RequestCredential::Key(secret.clone()),
+        Credential::Token(source) => RequestCredential::Bearer(
+            source
+                .bearer()
+                .await
+                .map_err(|e| GatewayError::new(ErrorKind::ProviderAuthError, e.0))?,
+        ),
         Credential::Disabled => {
             return Err(GatewayError::new(
-                500,
-                "internal_error",
+                ErrorKind::InternalError,
                 "selected a disabled key",
             ))
         }
@@ -203,7 +202,7 @@ async fn read_body_model(
         session
             .write_continue_response()
             .await
-            .map_err(|_| GatewayError::new(400, "invalid_body", "client went away"))?;
+            .map_err(|_| GatewayError::new(ErrorKind::InvalidBody, "client went away"))?;
         session.req_header_mut().remove_header("expect");
     }
     let max = ctx.snapshot.as_ref().map_or(0, |s| s.limits.max_body_bytes);
@@ -223,8 +222,7 @@ fn check_header_limits(req: &RequestHeader, limits: &Limits) -> Result<(), Gatew
             .sum::<usize>();
     if count > limits.max_headers || bytes as u64 > limits.max_header_bytes {
         return Err(GatewayError::new(
-            431,
-            "headers_too_large",
+            ErrorKind::HeadersTooLarge,
             format!(
                 "request headers exceed this gateway's limits ({} headers, {} bytes)",
                 limits.max_headers, limits.max_header_bytes

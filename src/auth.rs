@@ -2,10 +2,10 @@
 //! credentials that are never forwarded.
 
 use pingora::http::RequestHeader;
-use ring::digest::{digest, SHA256};
 use subtle::ConstantTimeEq;
 
 use crate::route::query_value;
+use crate::snapshot::{sha256, VirtualKeys};
 
 /// Headers removed from every forwarded request before the provider
 /// credential is written. `x-strait-*` headers are removed as well.
@@ -24,17 +24,6 @@ pub const STRAIT_HEADER_PREFIX: &str = "x-strait-";
 /// Query parameters that carry client credentials (Gemini's `?key=`).
 pub const CLIENT_CREDENTIAL_PARAMS: [&str; 1] = ["key"];
 
-#[derive(Default)]
-pub struct VirtualKeys {
-    /// Name and SHA-256 of each usable key: the key itself is not kept.
-    keys: Vec<(String, [u8; 32])>,
-    /// What each key may do, by name.
-    policies: std::collections::HashMap<String, crate::policy::KeyPolicy>,
-    /// Some key is configured, even if none is usable (its variable unset):
-    /// the gateway then never falls back to open mode.
-    required: bool,
-}
-
 #[derive(Debug, PartialEq, Eq)]
 pub enum AuthOutcome<'a> {
     Open,
@@ -44,34 +33,6 @@ pub enum AuthOutcome<'a> {
 }
 
 impl VirtualKeys {
-    pub fn new(keys: impl IntoIterator<Item = (String, String)>, required: bool) -> Self {
-        VirtualKeys {
-            keys: keys
-                .into_iter()
-                .map(|(name, value)| (name, sha256(value.as_bytes())))
-                .collect(),
-            required,
-            policies: Default::default(),
-        }
-    }
-
-    pub fn with_policies(
-        mut self,
-        policies: impl IntoIterator<Item = (String, crate::policy::KeyPolicy)>,
-    ) -> Self {
-        self.policies = policies.into_iter().collect();
-        self
-    }
-
-    pub fn policy(&self, name: &str) -> Option<&crate::policy::KeyPolicy> {
-        self.policies.get(name)
-    }
-
-    /// Open mode: no virtual key configured at all.
-    pub fn is_open(&self) -> bool {
-        !self.required && self.keys.is_empty()
-    }
-
     /// Finds the virtual key the client presented, in whichever header its
     /// SDK puts an api key (or `x-strait-key`, or `?key=`).
     pub fn authenticate(&self, req: &RequestHeader) -> AuthOutcome<'_> {
@@ -105,12 +66,6 @@ impl VirtualKeys {
         }
         found
     }
-}
-
-fn sha256(data: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest(&SHA256, data).as_ref());
-    out
 }
 
 /// The values a client may have put its virtual key in, most specific first.

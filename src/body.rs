@@ -15,7 +15,7 @@ use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 use serde::Deserialize;
 
-use crate::errors::GatewayError;
+use crate::errors::{ErrorKind, GatewayError};
 
 /// Pingora's retry buffer size (`BODY_BUF_LIMIT` in pingora-core): the
 /// most of a body that can be sent again.
@@ -47,14 +47,13 @@ impl Preread {
                 .read_request_body()
                 .await
                 .map_err(|_| {
-                    GatewayError::new(400, "invalid_body", "the request body could not be read")
+                    GatewayError::new(ErrorKind::InvalidBody, "the request body could not be read")
                 })?;
             let Some(chunk) = chunk else { break };
             read += chunk.len();
             if read > length {
                 return Err(GatewayError::new(
-                    400,
-                    "invalid_body",
+                    ErrorKind::InvalidBody,
                     "body longer than its Content-Length",
                 ));
             }
@@ -62,8 +61,7 @@ impl Preread {
                 // Cannot happen while reads stay within the length; refuse
                 // rather than forward a truncated body.
                 return Err(GatewayError::new(
-                    500,
-                    "internal_error",
+                    ErrorKind::InternalError,
                     "request body buffering failed",
                 ));
             }
@@ -75,8 +73,7 @@ impl Preread {
         }
         if read != length {
             return Err(GatewayError::new(
-                400,
-                "invalid_body",
+                ErrorKind::InvalidBody,
                 "body shorter than its Content-Length",
             ));
         }
@@ -133,11 +130,10 @@ fn content_length(session: &Session) -> Result<usize, GatewayError> {
     match req.headers.get(http::header::CONTENT_LENGTH) {
         Some(_) => declared_length(req)
             .map(|n| n as usize)
-            .ok_or_else(|| GatewayError::new(400, "invalid_body", "invalid Content-Length")),
+            .ok_or_else(|| GatewayError::new(ErrorKind::InvalidBody, "invalid Content-Length")),
         None if req.headers.contains_key(http::header::TRANSFER_ENCODING) => {
             Err(GatewayError::new(
-                411,
-                "length_required",
+                ErrorKind::LengthRequired,
                 "this key is limited to certain models and the model is named in the body: \
              send the body with a Content-Length",
             ))
@@ -148,8 +144,7 @@ fn content_length(session: &Session) -> Result<usize, GatewayError> {
 
 pub fn too_large(max: u64) -> GatewayError {
     GatewayError::new(
-        413,
-        "body_too_large",
+        ErrorKind::BodyTooLarge,
         format!("the request body is larger than this gateway accepts ({max} bytes)"),
     )
 }

@@ -4,12 +4,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::body::Preread;
-use crate::config::{KeyConfig, ProviderConfig, Resolved, Snapshot};
+use crate::credential::RequestCredential;
 use crate::errors::GatewayError;
+use crate::keys::KeyConfig;
 use crate::observe::metrics::Inflight;
 use crate::observe::request_model::ModelScanner;
 use crate::observe::tap::ResponseTap;
 use crate::route::Route;
+use crate::snapshot::{ProviderConfig, Snapshot};
 
 pub struct RequestCtx {
     pub start: Instant,
@@ -22,7 +24,7 @@ pub struct RequestCtx {
     pub key_index: Option<usize>,
     /// The key's credential for this request (a minted token is resolved
     /// before connecting, so a token failure is a clean gateway error).
-    pub credential: Option<Resolved>,
+    pub credential: Option<RequestCredential>,
     /// Provider-native path (prefix stripped), used to pick credentials.
     pub native_path: String,
     /// The client's query without its credentials, for the upstream URI.

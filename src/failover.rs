@@ -4,66 +4,16 @@
 //! when the body can be replayed. A key that answered 429 is skipped until
 //! its `retry-after` has passed.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::LazyLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pingora::http::ResponseHeader;
 use pingora::{Error, ErrorType};
 use rand::Rng;
 
 use crate::ctx::RequestCtx;
-use crate::errors::GatewayError;
-use crate::keys;
+use crate::errors::{ErrorKind, GatewayError};
+use crate::keys::{self, retry_after};
 use crate::observe::metrics::metrics;
-
-/// The process's time origin for cool-downs kept in atomics.
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
-
-fn now_ms() -> u64 {
-    EPOCH.elapsed().as_millis() as u64
-}
-
-/// Cool-down when a 429 carries no usable `retry-after`.
-pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10);
-/// Longest cool-down honoured, whatever `retry-after` says.
-const MAX_COOLDOWN: Duration = Duration::from_secs(600);
-
-/// Until when a key is skipped; lock-free, read on every selection.
-#[derive(Debug, Default)]
-pub struct Cooldown {
-    until_ms: AtomicU64,
-}
-
-impl Cooldown {
-    pub fn start(&self, length: Duration) {
-        let until = now_ms() + length.min(MAX_COOLDOWN).as_millis() as u64;
-        self.until_ms.fetch_max(until, Ordering::Relaxed);
-    }
-
-    pub fn active(&self) -> bool {
-        self.until_ms.load(Ordering::Relaxed) > now_ms()
-    }
-
-    /// Ends first among cooling keys: the one to use when all are cooling.
-    pub fn until(&self) -> u64 {
-        self.until_ms.load(Ordering::Relaxed)
-    }
-
-    pub fn adopt(&self, previous: &Cooldown) {
-        self.until_ms.fetch_max(previous.until(), Ordering::Relaxed);
-    }
-}
-
-/// `retry-after` in seconds (the HTTP-date form is rare from these
-/// providers and falls back to the default).
-pub fn retry_after(value: Option<&http::HeaderValue>) -> Duration {
-    value
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map_or(DEFAULT_COOLDOWN, Duration::from_secs_f64)
-}
 
 /// Wait before attempt `n` (1 = the first retry): 50 ms doubling, with
 /// jitter so a burst of failing requests does not retry in lockstep.
@@ -97,7 +47,7 @@ fn can_fail_over(ctx: &mut RequestCtx) -> bool {
     }
     let mut tried = ctx.tried.clone();
     tried.push(current);
-    if !keys::has_alternative(&provider, ctx.model.as_deref(), &tried) {
+    if !keys::has_alternative(provider.keys(), ctx.model.as_deref(), &tried) {
         return false;
     }
     ctx.tried = tried;
@@ -108,8 +58,7 @@ fn can_fail_over(ctx: &mut RequestCtx) -> bool {
 pub async fn to_next_key(ctx: &mut RequestCtx) -> Result<(), GatewayError> {
     let Some(provider) = ctx.provider.clone() else {
         return Err(GatewayError::new(
-            500,
-            "internal_error",
+            ErrorKind::InternalError,
             "no provider chosen",
         ));
     };
@@ -119,7 +68,7 @@ pub async fn to_next_key(ctx: &mut RequestCtx) -> Result<(), GatewayError> {
         .with_label_values(&[provider.kind.name(), reason])
         .inc();
     tokio::time::sleep(backoff(ctx.attempts - 1)).await;
-    let index = keys::select(&provider, ctx.model.as_deref(), &ctx.tried)?;
+    let index = keys::select(provider.keys(), ctx.model.as_deref(), &ctx.tried)?;
     crate::admission::bind_key(ctx, index).await?;
     // What the failed attempt recorded is not this one's.
     ctx.upstream_status = None;
@@ -166,17 +115,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cooldown_and_retry_after() {
-        let c = Cooldown::default();
-        assert!(!c.active());
-        c.start(Duration::from_secs(5));
-        assert!(c.active());
-        let hv = http::HeaderValue::from_static("7");
-        assert_eq!(retry_after(Some(&hv)), Duration::from_secs(7));
-        let hv = http::HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
-        assert_eq!(retry_after(Some(&hv)), DEFAULT_COOLDOWN);
-        assert_eq!(retry_after(None), DEFAULT_COOLDOWN);
+    fn backoff_doubles_with_jitter() {
         assert!(backoff(1) >= Duration::from_millis(50) && backoff(1) <= Duration::from_millis(75));
-        assert!(backoff(3) >= Duration::from_millis(200));
+        assert!(
+            backoff(3) >= Duration::from_millis(200) && backoff(3) <= Duration::from_millis(300)
+        );
+        assert!(backoff(40) <= Duration::from_millis(2400));
     }
 }

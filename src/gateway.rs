@@ -13,14 +13,14 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 
 use crate::admission;
 use crate::auth::strip_client_credentials;
-use crate::config::Snapshot;
 use crate::ctx::RequestCtx;
-use crate::errors::{respond, GatewayError};
+use crate::errors::{respond, ErrorKind, GatewayError};
 use crate::failover;
 use crate::observe::metrics::Inflight;
 use crate::observe::request_model::ModelScanner;
 use crate::observe::tap::ResponseTap;
 use crate::observe::{account, sane_id, AccessLog};
+use crate::snapshot::Snapshot;
 
 pub struct Gateway {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
@@ -52,7 +52,7 @@ fn has_json_body(req: &RequestHeader) -> bool {
 
 /// Pingora error type carrying a [`GatewayError`] stored in the context.
 fn gateway_failure(ctx: &mut RequestCtx, err: GatewayError) -> Box<Error> {
-    let status = err.status;
+    let status = err.status();
     ctx.error = Some(err);
     Error::new(ErrorType::HTTPStatus(status))
 }
@@ -120,8 +120,7 @@ impl ProxyHttp for Gateway {
                 Err(gateway_failure(
                     ctx,
                     GatewayError::new(
-                        502,
-                        "provider_unreachable",
+                        ErrorKind::ProviderUnreachable,
                         format!(
                             "the address of {} ({host}) is not resolved yet",
                             provider.kind.name()
@@ -262,8 +261,7 @@ impl ProxyHttp for Gateway {
                 return Err(gateway_failure(
                     ctx,
                     GatewayError::new(
-                        504,
-                        "provider_timeout",
+                        ErrorKind::ProviderTimeout,
                         format!("{name} did not finish within {}s", total.as_secs()),
                     ),
                 ));
@@ -334,31 +332,19 @@ impl ProxyHttp for Gateway {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        let err = ctx.error.clone().or_else(|| match e.esource() {
-            ErrorSource::Downstream => None,
-            _ => Some(
-                GatewayError::from_proxy_error(e.etype(), ctx.provider_name()).unwrap_or_else(
-                    || {
-                        GatewayError::new(
-                            500,
-                            "internal_error",
-                            "the gateway failed to proxy the request",
-                        )
-                    },
-                ),
-            ),
-        });
-        let code = match &err {
-            Some(err) if session.response_written().is_none() => {
+        let provider = ctx.provider_name();
+        let err = ctx
+            .error
+            .get_or_insert_with(|| GatewayError::from_proxy_error(e, provider));
+        // Nobody is left to tell when the client went away.
+        let code = match err.kind {
+            ErrorKind::ClientClosed => 0,
+            _ if session.response_written().is_none() => {
                 respond(session, err, &ctx.request_id).await;
-                err.status
+                err.status()
             }
-            Some(err) => err.status,
-            None => 0,
+            _ => err.status(),
         };
-        if ctx.error.is_none() {
-            ctx.error = err;
-        }
         FailToProxy {
             error_code: code,
             can_reuse_downstream: false,
@@ -369,14 +355,7 @@ impl ProxyHttp for Gateway {
         // A failure after the response started (the client left, the
         // provider cut the stream) never reached fail_to_proxy.
         if let (None, Some(e)) = (&ctx.error, e) {
-            ctx.error = Some(match e.esource() {
-                ErrorSource::Downstream => {
-                    GatewayError::new(499, "client_closed", "the client went away")
-                }
-                _ => GatewayError::from_proxy_error(e.etype(), ctx.provider_name()).unwrap_or_else(
-                    || GatewayError::new(500, "internal_error", "the proxied call failed"),
-                ),
-            });
+            ctx.error = Some(GatewayError::from_proxy_error(e, ctx.provider_name()));
         }
         account(session, ctx, &self.access_log);
     }

@@ -13,10 +13,10 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::config::Snapshot;
 use crate::lifecycle::Lifecycle;
 use crate::observe::AccessLog;
 use crate::reload::Reloader;
+use crate::snapshot::Snapshot;
 
 /// How often the config file is looked at when `reload.watch` is on, and
 /// how often readiness is checked until it is announced.

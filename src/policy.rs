@@ -8,20 +8,10 @@ use std::time::Duration;
 use http::Method;
 use pingora_limits::inflight::{Guard, Inflight};
 use pingora_limits::rate::Rate;
-use regex::RegexSet;
 
-use crate::errors::GatewayError;
+use crate::errors::{ErrorKind, GatewayError};
 use crate::providers::ProviderKind;
-
-#[derive(Debug, Default)]
-pub struct KeyPolicy {
-    pub providers: Option<Vec<ProviderKind>>,
-    pub methods: Option<Vec<Method>>,
-    /// The provider-native path must match one of these.
-    pub paths: Option<RegexSet>,
-    pub requests_per_minute: Option<u64>,
-    pub max_concurrent: Option<u64>,
-}
+use crate::snapshot::KeyPolicy;
 
 const WINDOW: Duration = Duration::from_secs(60);
 static RATE: LazyLock<Rate> = LazyLock::new(|| Rate::new(WINDOW));
@@ -31,7 +21,7 @@ static INFLIGHT: LazyLock<Inflight> = LazyLock::new(Inflight::new);
 pub struct Slot(#[allow(dead_code)] Guard);
 
 fn forbidden(message: String) -> GatewayError {
-    GatewayError::new(403, "not_allowed", message)
+    GatewayError::new(ErrorKind::NotAllowed, message)
 }
 
 impl KeyPolicy {
@@ -93,8 +83,7 @@ impl KeyPolicy {
                 RATE.observe(&key, -1);
                 let retry = wait.ceil().max(1.0) as u64;
                 return Err(GatewayError::new(
-                    429,
-                    "rate_limited",
+                    ErrorKind::RateLimited,
                     format!("virtual key `{key}` is limited to {limit} requests per minute"),
                 )
                 .with_retry_after(retry));
@@ -106,8 +95,7 @@ impl KeyPolicy {
         let (guard, count) = INFLIGHT.incr(key, 1);
         if count > max as isize {
             return Err(GatewayError::new(
-                429,
-                "concurrency_limited",
+                ErrorKind::ConcurrencyLimited,
                 format!("virtual key `{key}` may have {max} requests in flight"),
             )
             .with_retry_after(1));

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 
-use crate::config::{self, Diagnostic, Loaded, Mode, Settings, Snapshot};
+use crate::config::{self, Diagnostic, Loaded, Mode, Settings};
 use crate::lifecycle::{ConfigState, Lifecycle, ReloadError};
 use crate::observe::metrics::metrics;
+use crate::snapshot::Snapshot;
 
 /// Longest wait for the first token of a credential new in a reload.
 const NEW_TOKEN_WAIT: Duration = Duration::from_secs(10);

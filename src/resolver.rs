@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
-use crate::config::Snapshot;
 use crate::lifecycle::Lifecycle;
+use crate::snapshot::Snapshot;
 
 /// How often names are looked up again, so provider IP changes are followed.
 const REFRESH: Duration = Duration::from_secs(30);

@@ -13,14 +13,24 @@ use pingora::utils::tls::WrappedX509;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
-use crate::config::Timeouts;
-
 /// How long an idle pooled upstream connection is kept. Below the idle
 /// timeouts providers' load balancers use, so a pooled connection is rarely
 /// closed under a request.
 const POOL_IDLE: Duration = Duration::from_secs(50);
 /// Concurrent requests multiplexed on one HTTP/2 upstream connection.
 const H2_STREAMS: usize = 100;
+
+/// How long the gateway waits on a provider (`network_config`).
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// Time to the first byte of the response.
+    pub first_byte: Duration,
+    /// Longest silence between two reads of a streamed response.
+    pub stream_idle: Duration,
+    /// Whole non-streaming call, from the request to the last byte.
+    pub total: Option<Duration>,
+}
 
 pub struct Upstream {
     pub tls: bool,
@@ -187,6 +197,13 @@ fn trust_roots(extra: &[CertificateDer<'static>]) -> Result<Arc<[WrappedX509]>, 
 mod tests {
     use super::*;
 
+    const T: Timeouts = Timeouts {
+        connect: Duration::from_secs(1),
+        first_byte: Duration::from_secs(2),
+        stream_idle: Duration::from_secs(3),
+        total: None,
+    };
+
     #[test]
     fn parses_base_urls() {
         let u = Upstream::parse("https://api.openai.com", None).unwrap();
@@ -194,7 +211,7 @@ mod tests {
         let u = Upstream::parse("http://127.0.0.1:8081/base/", None).unwrap();
         assert!(!u.tls && u.port == 8081 && u.base_path == "/base" && !u.needs_resolution());
         assert_eq!(u.authority, "127.0.0.1:8081");
-        assert!(u.peer(&Timeouts::default()).is_some());
+        assert!(u.peer(&T).is_some());
         for bad in [
             "ftp://x",
             "https://user:pw@x",
@@ -209,6 +226,6 @@ mod tests {
     #[test]
     fn unresolved_hosts_have_no_peer() {
         let u = Upstream::parse("https://example.invalid", None).unwrap();
-        assert!(u.peer(&Timeouts::default()).is_none());
+        assert!(u.peer(&T).is_none());
     }
 }

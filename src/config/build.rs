@@ -12,17 +12,15 @@ use serde_saphyr::Spanned;
 use super::schema::{
     RawAzureKeyConfig, RawConfig, RawKey, RawNetworkConfig, RawProvider, RawServer, RawVirtualKey,
 };
-use super::snapshot::{
-    Credential, KeyConfig, Limits, ModelFilter, ProviderConfig, Secret, Snapshot, Timeouts,
-    VertexTarget,
-};
 use super::{Diagnostic, Loaded, Mode};
-use crate::auth::{VirtualKeys, CLIENT_CREDENTIAL_HEADERS, STRAIT_HEADER_PREFIX};
-use crate::policy::KeyPolicy;
+use crate::auth::{CLIENT_CREDENTIAL_HEADERS, STRAIT_HEADER_PREFIX};
+use crate::credential::{Credential, Secret};
+use crate::keys::{KeyConfig, ModelFilter, VertexTarget};
 use crate::providers::{vertex_base_url, ProviderKind};
+use crate::snapshot::{KeyPolicy, Limits, ProviderConfig, Snapshot, VirtualKeys};
 use crate::tokens::entra::{DEFAULT_AUTHORITY, DEFAULT_SCOPE};
 use crate::tokens::{EntraClient, Minter, ServiceAccount, TokenSource};
-use crate::upstream::{parse_pem_certs, Upstream};
+use crate::upstream::{parse_pem_certs, Timeouts, Upstream};
 
 pub struct Context<'a> {
     pub file: &'a str,
@@ -390,7 +388,7 @@ fn key_policy(c: &mut Checker, vk: &RawVirtualKey, name: &str) -> KeyPolicy {
 }
 
 fn limits(c: &mut Checker, raw: &RawConfig) -> Limits {
-    let mut l = Limits::default();
+    let mut l = super::defaults::LIMITS;
     let r = &raw.limits;
     let positive =
         |c: &mut Checker, field, name: &str| c.at_least_one(field, &format!("limits.{name}"));
@@ -874,7 +872,7 @@ fn ca_certs(
 }
 
 fn timeouts(c: &mut Checker, net: &RawNetworkConfig) -> Timeouts {
-    let mut t = Timeouts::default();
+    let mut t = super::defaults::TIMEOUTS;
     let secs = |c: &mut Checker, field, name| c.at_least_one(field, name).map(Duration::from_secs);
     if let Some(d) = secs(
         c,

@@ -2,17 +2,15 @@
 //! build the immutable [`Snapshot`] plus the process-level [`Settings`].
 
 mod build;
+mod defaults;
 pub mod schema;
-mod snapshot;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use build::{Settings, TlsListen};
-pub use snapshot::{
-    Credential, KeyConfig, Limits, ModelFilter, ProviderConfig, Resolved, Secret, Snapshot,
-    Timeouts, VertexTarget,
-};
+
+use crate::snapshot::Snapshot;
 
 /// One problem found in the config, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -101,7 +101,7 @@ pub fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
             m.usage_unread.with_label_values(&[p]).inc();
         }
         let upstream_error = match (error, ctx.upstream_status) {
-            (Some(kind), _) if kind.starts_with("provider_") => Some(kind),
+            (Some(kind), _) if kind.is_provider_side() => Some(kind.name()),
             (_, Some(429)) => Some("http_429"),
             (_, Some(500..=599)) => Some("http_5xx"),
             _ => None,
@@ -141,7 +141,7 @@ pub fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
         cached_tokens: tokens.map(|t| t.cached),
         cache_creation_tokens: tokens.map(|t| t.cache_creation),
         reasoning_tokens: tokens.map(|t| t.reasoning),
-        error,
+        error: error.map(|k| k.name()),
     };
     if let Ok(line) = serde_json::to_string(&record) {
         log.write(line);

@@ -2,7 +2,7 @@ use http::HeaderValue;
 use pingora::http::RequestHeader;
 
 use super::{set_header, Provider};
-use crate::config::Resolved;
+use crate::credential::RequestCredential;
 use crate::observe::usage::Format;
 
 pub struct Anthropic;
@@ -19,10 +19,10 @@ impl Provider for Anthropic {
         Some("https://api.anthropic.com")
     }
 
-    fn inject_credential(&self, cred: &Resolved, _path: &str, req: &mut RequestHeader) {
+    fn inject_credential(&self, cred: &RequestCredential, _path: &str, req: &mut RequestHeader) {
         match cred {
-            Resolved::Key(secret) => set_header(req, "x-api-key", secret.plain.clone()),
-            Resolved::Bearer(token) => set_header(req, "authorization", token.clone()),
+            RequestCredential::Key(secret) => set_header(req, "x-api-key", secret.plain.clone()),
+            RequestCredential::Bearer(token) => set_header(req, "authorization", token.clone()),
         }
         if !req.headers.contains_key("anthropic-version") {
             set_header(req, "anthropic-version", DEFAULT_VERSION);

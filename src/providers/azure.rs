@@ -1,7 +1,8 @@
 use pingora::http::RequestHeader;
 
 use super::{segment_after, set_header, Provider};
-use crate::config::{KeyConfig, Resolved};
+use crate::credential::RequestCredential;
+use crate::keys::KeyConfig;
 use crate::observe::usage::Format;
 use crate::route::{filter_query, query_value};
 
@@ -55,13 +56,13 @@ impl Provider for Azure {
         query
     }
 
-    fn inject_credential(&self, cred: &Resolved, path: &str, req: &mut RequestHeader) {
+    fn inject_credential(&self, cred: &RequestCredential, path: &str, req: &mut RequestHeader) {
         match cred {
-            Resolved::Key(secret) if is_anthropic_path(path) => {
+            RequestCredential::Key(secret) if is_anthropic_path(path) => {
                 set_header(req, "x-api-key", secret.plain.clone())
             }
-            Resolved::Key(secret) => set_header(req, "api-key", secret.plain.clone()),
-            Resolved::Bearer(token) => set_header(req, "authorization", token.clone()),
+            RequestCredential::Key(secret) => set_header(req, "api-key", secret.plain.clone()),
+            RequestCredential::Bearer(token) => set_header(req, "authorization", token.clone()),
         }
         if is_anthropic_path(path) && !req.headers.contains_key("anthropic-version") {
             set_header(req, "anthropic-version", super::anthropic::DEFAULT_VERSION);

@@ -1,7 +1,7 @@
 use pingora::http::RequestHeader;
 
 use super::{segment_after, set_header, Provider};
-use crate::config::Resolved;
+use crate::credential::RequestCredential;
 use crate::observe::usage::Format;
 
 pub struct Gemini;
@@ -20,10 +20,12 @@ impl Provider for Gemini {
         segment_after(path, "/models/").or_else(|| segment_after(path, "/tunedModels/"))
     }
 
-    fn inject_credential(&self, cred: &Resolved, _path: &str, req: &mut RequestHeader) {
+    fn inject_credential(&self, cred: &RequestCredential, _path: &str, req: &mut RequestHeader) {
         match cred {
-            Resolved::Key(secret) => set_header(req, "x-goog-api-key", secret.plain.clone()),
-            Resolved::Bearer(token) => set_header(req, "authorization", token.clone()),
+            RequestCredential::Key(secret) => {
+                set_header(req, "x-goog-api-key", secret.plain.clone())
+            }
+            RequestCredential::Bearer(token) => set_header(req, "authorization", token.clone()),
         }
     }
 

@@ -14,7 +14,8 @@ use pingora::http::RequestHeader;
 
 use std::borrow::Cow;
 
-use crate::config::{KeyConfig, Resolved};
+use crate::credential::RequestCredential;
+use crate::keys::KeyConfig;
 use crate::observe::usage::Format;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,7 +87,7 @@ pub trait Provider: Send + Sync {
     /// Writes the request's credential (and any header the provider
     /// requires) into the upstream request. Client credentials are already
     /// stripped.
-    fn inject_credential(&self, cred: &Resolved, path: &str, req: &mut RequestHeader);
+    fn inject_credential(&self, cred: &RequestCredential, path: &str, req: &mut RequestHeader);
 
     /// The wire format of responses to `path`, which says where usage is.
     fn usage_format(&self, path: &str) -> Format;

@@ -1,7 +1,7 @@
 use pingora::http::RequestHeader;
 
 use super::{set_header, Provider};
-use crate::config::Resolved;
+use crate::credential::RequestCredential;
 use crate::observe::usage::Format;
 
 pub struct OpenAi;
@@ -15,10 +15,10 @@ impl Provider for OpenAi {
         Some("https://api.openai.com")
     }
 
-    fn inject_credential(&self, cred: &Resolved, _path: &str, req: &mut RequestHeader) {
+    fn inject_credential(&self, cred: &RequestCredential, _path: &str, req: &mut RequestHeader) {
         let value = match cred {
-            Resolved::Key(secret) => secret.bearer.clone(),
-            Resolved::Bearer(token) => token.clone(),
+            RequestCredential::Key(secret) => secret.bearer.clone(),
+            RequestCredential::Bearer(token) => token.clone(),
         };
         set_header(req, "authorization", value);
     }

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use pingora::http::RequestHeader;
 
 use super::{segment_after, set_header, Provider};
-use crate::config::{KeyConfig, Resolved};
+use crate::credential::RequestCredential;
+use crate::keys::KeyConfig;
 use crate::observe::usage::Format;
 
 pub struct Vertex;
@@ -85,11 +86,13 @@ impl Provider for Vertex {
         }
     }
 
-    fn inject_credential(&self, cred: &Resolved, _path: &str, req: &mut RequestHeader) {
+    fn inject_credential(&self, cred: &RequestCredential, _path: &str, req: &mut RequestHeader) {
         match cred {
             // Express mode: an API key.
-            Resolved::Key(secret) => set_header(req, "x-goog-api-key", secret.plain.clone()),
-            Resolved::Bearer(token) => set_header(req, "authorization", token.clone()),
+            RequestCredential::Key(secret) => {
+                set_header(req, "x-goog-api-key", secret.plain.clone())
+            }
+            RequestCredential::Bearer(token) => set_header(req, "authorization", token.clone()),
         }
     }
 

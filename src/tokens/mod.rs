@@ -18,7 +18,16 @@ use tokio::sync::Notify;
 pub use entra::EntraClient;
 pub use google::ServiceAccount;
 
-use crate::errors::GatewayError;
+/// Why a request cannot have a token: the last mint failed, or the first
+/// one is not done in time. The message names the key, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenError(pub String);
+
+impl std::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// Longest a request waits for a source's first token.
 const FIRST_TOKEN_WAIT: Duration = Duration::from_secs(15);
@@ -82,7 +91,7 @@ impl TokenSource {
     }
 
     /// The `Bearer …` header value to send, waiting only for a first token.
-    pub async fn bearer(&self) -> Result<HeaderValue, GatewayError> {
+    pub async fn bearer(&self) -> Result<HeaderValue, TokenError> {
         let deadline = tokio::time::Instant::now() + FIRST_TOKEN_WAIT;
         loop {
             let notified = self.changed.notified();
@@ -92,21 +101,14 @@ impl TokenSource {
                 State::Ready {
                     bearer, expires_at, ..
                 } if *expires_at > Instant::now() => return Ok(bearer.clone()),
-                State::Failed { message, .. } => {
-                    return Err(GatewayError::new(
-                        502,
-                        "provider_auth_error",
-                        message.clone(),
-                    ))
-                }
+                State::Failed { message, .. } => return Err(TokenError(message.clone())),
                 _ => {}
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Err(GatewayError::new(
-                    502,
-                    "provider_auth_error",
-                    format!("no access token yet for {}", self.label),
-                ));
+                return Err(TokenError(format!(
+                    "no access token yet for {}",
+                    self.label
+                )));
             }
         }
     }

@@ -1,0 +1,80 @@
+//! One configured provider key, as the runtime uses it.
+
+use std::sync::Arc;
+
+use super::Cooldown;
+use crate::credential::Credential;
+use crate::upstream::Upstream;
+
+pub struct KeyConfig {
+    pub name: String,
+    pub credential: Credential,
+    /// The unset `env.` variable that disabled this key, if any.
+    pub missing_env: Option<String>,
+    pub weight: f64,
+    pub models: ModelFilter,
+    pub upstream: Arc<Upstream>,
+    /// Azure: the `api-version` every request of this key carries.
+    pub api_version: Option<String>,
+    /// Vertex: the project and region every request of this key goes to.
+    pub vertex: Option<VertexTarget>,
+    /// Until when the key is skipped after a 429.
+    pub cooldown: Cooldown,
+}
+
+impl KeyConfig {
+    pub fn usable(&self) -> bool {
+        !matches!(self.credential, Credential::Disabled)
+    }
+}
+
+pub struct VertexTarget {
+    pub project: String,
+    pub region: String,
+}
+
+/// `models:` of a key: `*` for any, exact names, or prefixes ending in `*`.
+#[derive(Debug, Clone)]
+pub enum ModelFilter {
+    Any,
+    Listed(Vec<String>),
+}
+
+impl ModelFilter {
+    pub fn from_list(list: Option<Vec<String>>) -> Self {
+        match list {
+            None => ModelFilter::Any,
+            Some(l) if l.is_empty() || l.iter().any(|m| m == "*") => ModelFilter::Any,
+            Some(l) => ModelFilter::Listed(l),
+        }
+    }
+
+    pub fn allows(&self, model: Option<&str>) -> bool {
+        match (self, model) {
+            (ModelFilter::Any, _) => true,
+            (ModelFilter::Listed(_), None) => false,
+            (ModelFilter::Listed(list), Some(m)) => {
+                list.iter().any(|p| match p.strip_suffix('*') {
+                    Some(prefix) => m.starts_with(prefix),
+                    None => p == m,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_filter() {
+        let f = ModelFilter::from_list(Some(vec!["gpt-4o".into(), "o3*".into()]));
+        assert!(f.allows(Some("gpt-4o")));
+        assert!(f.allows(Some("o3-mini")));
+        assert!(!f.allows(Some("gpt-4o-mini")));
+        assert!(!f.allows(None));
+        assert!(ModelFilter::from_list(Some(vec!["*".into()])).allows(None));
+        assert!(ModelFilter::from_list(None).allows(Some("x")));
+    }
+}

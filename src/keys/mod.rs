@@ -1,0 +1,10 @@
+//! Provider keys: what a configured key is, which keys may serve a request,
+//! and the cool-down that sets a key aside after a 429.
+
+mod cooldown;
+mod key;
+mod select;
+
+pub use cooldown::{retry_after, Cooldown, DEFAULT_COOLDOWN};
+pub use key::{KeyConfig, ModelFilter, VertexTarget};
+pub use select::{has_alternative, select, Keys};

@@ -1,0 +1,90 @@
+//! The immutable runtime form of a loaded config. Built once per load and
+//! shared by `Arc`; a request loads it once and uses that one throughout.
+
+mod limits;
+mod provider;
+mod virtual_keys;
+
+use std::sync::Arc;
+
+pub use limits::Limits;
+pub use provider::ProviderConfig;
+pub(crate) use virtual_keys::sha256;
+pub use virtual_keys::{KeyPolicy, VirtualKeys};
+
+use crate::credential::Credential;
+use crate::keys::KeyConfig;
+use crate::providers::ProviderKind;
+use crate::tokens::TokenSource;
+use crate::upstream::Upstream;
+
+pub struct Snapshot {
+    pub virtual_keys: VirtualKeys,
+    pub limits: Limits,
+    providers: [Option<Arc<ProviderConfig>>; ProviderKind::ALL.len()],
+}
+
+impl Snapshot {
+    pub fn new(virtual_keys: VirtualKeys, providers: Vec<ProviderConfig>, limits: Limits) -> Self {
+        let mut slots: [Option<Arc<ProviderConfig>>; ProviderKind::ALL.len()] = Default::default();
+        for p in providers {
+            let i = p.kind.index();
+            slots[i] = Some(Arc::new(p));
+        }
+        Snapshot {
+            virtual_keys,
+            limits,
+            providers: slots,
+        }
+    }
+
+    pub fn provider(&self, kind: ProviderKind) -> Option<&Arc<ProviderConfig>> {
+        self.providers[kind.index()].as_ref()
+    }
+
+    pub fn upstreams(&self) -> impl Iterator<Item = &Arc<Upstream>> {
+        self.keys().map(|k| &k.upstream)
+    }
+
+    pub fn token_sources(&self) -> Vec<Arc<TokenSource>> {
+        self.keys()
+            .filter_map(|k| match &k.credential {
+                Credential::Token(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Carries over what the previous config already knows about the same
+    /// upstreams and credentials: resolved addresses (so no request waits
+    /// for DNS) and minted tokens. Unchanged upstreams keep the same Pingora
+    /// peers, so their pooled connections stay in use.
+    pub fn adopt_from(&self, previous: &Snapshot) {
+        for provider in self.providers.iter().flatten() {
+            let old_provider = previous.provider(provider.kind);
+            for key in &provider.keys {
+                if let Some(old) = previous
+                    .upstreams()
+                    .find(|u| u.host == key.upstream.host && u.port == key.upstream.port)
+                {
+                    key.upstream.adopt_addresses(old);
+                }
+                if let Credential::Token(t) = &key.credential {
+                    for old in previous.token_sources() {
+                        t.adopt(&old);
+                    }
+                }
+                // A key cooling down after a 429 stays cooling.
+                if let Some(old) =
+                    old_provider.and_then(|p| p.keys.iter().find(|k| k.name == key.name))
+                {
+                    key.cooldown.adopt(&old.cooldown);
+                }
+            }
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &KeyConfig> {
+        self.providers.iter().flatten().flat_map(|p| p.keys.iter())
+    }
+}
