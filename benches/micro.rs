@@ -19,7 +19,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use pingora::http::{RequestHeader, ResponseHeader};
 
-use strait::auth::{strip_client_credentials, AuthOutcome, VirtualKeys, CLIENT_CREDENTIAL_PARAMS};
+use strait::auth::{strip_client_credentials, AuthOutcome, CLIENT_CREDENTIAL_PARAMS};
 use strait::config::{self, Mode};
 use strait::credential::{RequestCredential, Secret};
 use strait::keys;
@@ -29,6 +29,7 @@ use strait::observe::usage::Format;
 use strait::providers::ProviderKind;
 use strait::route::{self, Route};
 use strait::snapshot::ProviderConfig;
+use strait::snapshot::VirtualKeys;
 
 // ---------------------------------------------------------------------------
 // route
