@@ -1,6 +1,6 @@
 //! Everything decided before the upstream is contacted: route, path check,
-//! virtual key, provider, model, key and credential. Any refusal is a
-//! [`GatewayError`] and nothing reaches a provider.
+//! virtual key, provider, policy, model, key and credential. Any refusal is
+//! a [`GatewayError`] and nothing reaches a provider.
 
 use std::sync::Arc;
 
@@ -8,14 +8,14 @@ use http::Method;
 use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 
-use crate::auth::{AuthOutcome, CLIENT_CREDENTIAL_PARAMS};
-use crate::body::{declared_length, model_in_json, too_large};
-use crate::credential::{Credential, RequestCredential};
-use crate::ctx::RequestCtx;
+use crate::auth::{self, AuthOutcome};
+use crate::binding;
+use crate::body::declared_length;
+use crate::ctx::{ClientRequest, RequestCtx};
 use crate::errors::{ErrorKind, GatewayError};
 use crate::keys;
 use crate::providers::{is_vertex_model, is_vertex_path, ProviderKind};
-use crate::route::{self, filter_query, Route};
+use crate::route::{self, Route};
 use crate::snapshot::{Limits, Snapshot};
 
 const METHODS: [Method; 6] = [
@@ -27,13 +27,77 @@ const METHODS: [Method; 6] = [
     Method::HEAD,
 ];
 
+/// Admits the request or says why not. What is learnt on the way stays in
+/// `ctx`, so a refusal is logged with the route, key and provider it had.
 pub async fn admit(
     session: &mut Session,
     ctx: &mut RequestCtx,
     snapshot: Arc<Snapshot>,
 ) -> Result<(), GatewayError> {
     ctx.snapshot = Some(snapshot.clone());
-    let req = session.req_header();
+    let max_body = snapshot.limits.max_body_bytes;
+    let route = check_request(session.req_header(), &snapshot, &mut ctx.client)?;
+
+    // The body is read at most once, and only when a decision depends on it.
+    let mut body_model: Option<Option<String>> = None;
+    let vertex_configured = snapshot.provider(ProviderKind::Vertex).is_some();
+    let kind = match provider_for(route, &ctx.client.native_path, session.req_header()) {
+        Some(kind) => kind,
+        None if vertex_configured => {
+            let model = ctx.body.read_model(session, max_body).await?;
+            let vertex = model.as_deref().is_some_and(is_vertex_model);
+            body_model = Some(model);
+            if vertex {
+                ProviderKind::Vertex
+            } else {
+                ProviderKind::Gemini
+            }
+        }
+        None => ProviderKind::Gemini,
+    };
+    let provider = snapshot.provider(kind).cloned().ok_or_else(|| {
+        GatewayError::new(
+            ErrorKind::ProviderNotConfigured,
+            format!("provider {} is not configured on this gateway", kind.name()),
+        )
+    })?;
+    // Known from here on, so a later refusal is still accounted to it.
+    ctx.provider = Some(provider.clone());
+    if let Some(name) = ctx.client.virtual_key.as_deref() {
+        if let Some(policy) = snapshot.virtual_keys.policy(name) {
+            let method = &session.req_header().method;
+            policy.allows(name, kind, method, &ctx.client.native_path)?;
+            ctx.slot = policy.admit(name)?;
+        }
+    }
+
+    let mut model = kind
+        .behaviour()
+        .model_in_path(&ctx.client.native_path)
+        .map(str::to_string);
+    if model.is_none() && provider.model_restricted && body_model.is_none() {
+        body_model = Some(ctx.body.read_model(session, max_body).await?);
+    }
+    if model.is_none() {
+        // A Vertex resource name selects keys by its last segment.
+        model = body_model
+            .flatten()
+            .map(|m| m.rsplit('/').next().unwrap_or_default().to_string());
+    }
+    ctx.client.model = model;
+
+    let index = keys::select(provider.keys(), ctx.client.model.as_deref(), &[])?;
+    ctx.binding = Some(binding::bind(&provider, index, &ctx.client).await?);
+    Ok(())
+}
+
+/// The checks on the request head alone: method, header limits, route,
+/// path, declared body size and virtual key. Fills `client` as it goes.
+fn check_request(
+    req: &RequestHeader,
+    snapshot: &Snapshot,
+    client: &mut ClientRequest,
+) -> Result<Route, GatewayError> {
     if !METHODS.contains(&req.method) {
         return Err(GatewayError::new(
             ErrorKind::MethodNotAllowed,
@@ -48,167 +112,46 @@ pub async fn admit(
              /azure_passthrough or /genai_passthrough",
         )
     })?;
-    ctx.route = Some(route);
+    client.route = Some(route);
     route::validate_path(rest)
         .map_err(|why| GatewayError::new(ErrorKind::InvalidPath, format!("invalid path: {why}")))?;
-    ctx.native_path = rest.to_string();
-    ctx.client_query = filter_query(req.uri.query().unwrap_or(""), &CLIENT_CREDENTIAL_PARAMS);
+    client.native_path = rest.to_string();
+    client.query = auth::query_without_credentials(req.uri.query().unwrap_or(""));
     if let Some(length) = declared_length(req) {
         if length > snapshot.limits.max_body_bytes {
-            return Err(too_large(snapshot.limits.max_body_bytes));
+            return Err(crate::body::too_large(snapshot.limits.max_body_bytes));
         }
     }
-
     match snapshot.virtual_keys.authenticate(req) {
-        AuthOutcome::Open => {}
-        AuthOutcome::Key(name) => ctx.virtual_key = Some(name.to_string()),
-        AuthOutcome::Missing => {
-            return Err(GatewayError::new(
-                ErrorKind::MissingVirtualKey,
-                "no virtual key: send it as the SDK's api key (Authorization: Bearer, x-api-key, \
-                 api-key, x-goog-api-key) or in x-strait-key",
-            ))
+        AuthOutcome::Open => Ok(route),
+        AuthOutcome::Key(name) => {
+            client.virtual_key = Some(name.to_string());
+            Ok(route)
         }
-        AuthOutcome::Unknown => {
-            return Err(GatewayError::new(
-                ErrorKind::InvalidVirtualKey,
-                "the virtual key presented is not known to this gateway",
-            ))
-        }
+        AuthOutcome::Missing => Err(GatewayError::new(
+            ErrorKind::MissingVirtualKey,
+            "no virtual key: send it as the SDK's api key (Authorization: Bearer, x-api-key, \
+             api-key, x-goog-api-key) or in x-strait-key",
+        )),
+        AuthOutcome::Unknown => Err(GatewayError::new(
+            ErrorKind::InvalidVirtualKey,
+            "the virtual key presented is not known to this gateway",
+        )),
     }
+}
 
-    // The body is read at most once, and only when a decision depends on it.
-    let mut body_model: Option<Option<String>> = None;
-    let kind = match route {
+/// The provider a route goes to, when the head says it; `None` on the
+/// GenAI route when only the body's model can tell Gemini from Vertex.
+fn provider_for(route: Route, native_path: &str, req: &RequestHeader) -> Option<ProviderKind> {
+    Some(match route {
         Route::OpenAi => ProviderKind::OpenAi,
         Route::Anthropic => ProviderKind::Anthropic,
         Route::Azure => ProviderKind::Azure,
-        Route::GenAi if is_vertex_path(&ctx.native_path) || has_google_token(session) => {
+        Route::GenAi if is_vertex_path(native_path) || auth::has_google_token(req) => {
             ProviderKind::Vertex
         }
-        Route::GenAi if snapshot.provider(ProviderKind::Vertex).is_some() => {
-            let model = read_body_model(session, ctx).await?;
-            let vertex = model.as_deref().is_some_and(is_vertex_model);
-            body_model = Some(model);
-            if vertex {
-                ProviderKind::Vertex
-            } else {
-                ProviderKind::Gemini
-            }
-        }
-        Route::GenAi => ProviderKind::Gemini,
-    };
-    let provider = snapshot.provider(kind).cloned().ok_or_else(|| {
-        GatewayError::new(
-            ErrorKind::ProviderNotConfigured,
-            format!("provider {} is not configured on this gateway", kind.name()),
-        )
-    })?;
-    let behaviour = kind.behaviour();
-    // Known from here on, so a later refusal is still accounted to it.
-    ctx.provider = Some(provider.clone());
-    if let Some(name) = ctx.virtual_key.clone() {
-        if let Some(policy) = snapshot.virtual_keys.policy(&name) {
-            let method = session.req_header().method.clone();
-            policy.allows(&name, kind, &method, &ctx.native_path)?;
-            ctx.slot = policy.admit(&name)?;
-        }
-    }
-
-    let mut model = behaviour
-        .model_in_path(&ctx.native_path)
-        .map(str::to_string);
-    if model.is_none() && provider.model_restricted && body_model.is_none() {
-        body_model = Some(read_body_model(session, ctx).await?);
-    }
-    if model.is_none() {
-        // A Vertex resource name selects keys by its last segment.
-        model = body_model
-            .flatten()
-            .map(|m| m.rsplit('/').next().unwrap_or_default().to_string());
-    }
-    ctx.model = model;
-
-    let index = keys::select(provider.keys(), ctx.model.as_deref(), &[])?;
-    bind_key(ctx, index).await
-}
-
-/// Makes key `index` of the request's provider the one used: its
-/// credential and the upstream URI it implies. Called again for each
-/// failover attempt.
-pub async fn bind_key(ctx: &mut RequestCtx, index: usize) -> Result<(), GatewayError> {
-    let Some(provider) = ctx.provider.clone() else {
-        return Err(GatewayError::new(
-            ErrorKind::InternalError,
-            "no provider chosen",
-        ));
-    };
-    let behaviour = provider.kind.behaviour();
-    ctx.key_index = Some(index);
-    let key = &provider.keys[index];
-    ctx.credential = Some(match &key.credential {
-        Credential::Key(secret) => RequestCredential::Key(secret.clone()),
-        Credential::Token(source) => RequestCredential::Bearer(
-            source
-                .bearer()
-                .await
-                .map_err(|e| GatewayError::new(ErrorKind::ProviderAuthError, e.0))?,
-        ),
-        Credential::Disabled => {
-            return Err(GatewayError::new(
-                ErrorKind::InternalError,
-                "selected a disabled key",
-            ))
-        }
-    });
-    let query = behaviour.upstream_query(key, &ctx.native_path, ctx.client_query.clone());
-    let path = behaviour.upstream_path(key, &ctx.native_path);
-    let mut uri =
-        String::with_capacity(key.upstream.base_path.len() + path.len() + query.len() + 1);
-    uri.push_str(&key.upstream.base_path);
-    uri.push_str(&path);
-    if !query.is_empty() {
-        uri.push('?');
-        uri.push_str(&query);
-    }
-    ctx.upstream_uri = uri;
-    Ok(())
-}
-
-/// A Google OAuth token marks a Vertex client. It is only looked at, never
-/// forwarded.
-fn has_google_token(session: &Session) -> bool {
-    session
-        .req_header()
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .is_some_and(|(scheme, token)| {
-            scheme.eq_ignore_ascii_case("bearer") && token.trim().starts_with("ya29.")
-        })
-}
-
-/// The JSON body's top-level `model`, reading the body before forwarding
-/// (it still reaches the provider unchanged).
-async fn read_body_model(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-) -> Result<Option<String>, GatewayError> {
-    if session.as_mut().is_body_empty() {
-        return Ok(None);
-    }
-    if is_continue_expected(session) {
-        session
-            .write_continue_response()
-            .await
-            .map_err(|_| GatewayError::new(ErrorKind::InvalidBody, "client went away"))?;
-        session.req_header_mut().remove_header("expect");
-    }
-    let max = ctx.snapshot.as_ref().map_or(0, |s| s.limits.max_body_bytes);
-    let whole = ctx.preread.read(session, max).await?;
-    ctx.bytes_in += whole.len() as u64;
-    Ok(model_in_json(&whole))
+        Route::GenAi => return None,
+    })
 }
 
 /// Header count and size, before anything else looks at them.
@@ -230,12 +173,4 @@ fn check_header_limits(req: &RequestHeader, limits: &Limits) -> Result<(), Gatew
         ));
     }
     Ok(())
-}
-
-fn is_continue_expected(session: &Session) -> bool {
-    session
-        .req_header()
-        .headers
-        .get(http::header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }

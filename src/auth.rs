@@ -4,7 +4,7 @@
 use pingora::http::RequestHeader;
 use subtle::ConstantTimeEq;
 
-use crate::route::query_value;
+use crate::route::{filter_query, query_value};
 use crate::snapshot::{sha256, VirtualKeys};
 
 /// Headers removed from every forwarded request before the provider
@@ -77,9 +77,8 @@ fn presented_keys(req: &RequestHeader) -> impl Iterator<Item = &str> {
             .map(str::trim)
     };
     let bearer = header("authorization")
-        .and_then(|v| strip_bearer(v))
-        // A Google OAuth token marks a Vertex client; it is never a virtual key.
-        .filter(|t| !t.starts_with("ya29."));
+        .and_then(strip_bearer)
+        .filter(|t| !is_google_token(t));
     [
         header("x-strait-key"),
         bearer,
@@ -95,6 +94,26 @@ fn presented_keys(req: &RequestHeader) -> impl Iterator<Item = &str> {
 fn strip_bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// A Google OAuth access token marks a Vertex client (its SDK sends one):
+/// it is never a virtual key, only looked at to pick Vertex, never forwarded.
+fn is_google_token(token: &str) -> bool {
+    token.starts_with("ya29.")
+}
+
+/// The client sent a Google OAuth token as its bearer.
+pub fn has_google_token(req: &RequestHeader) -> bool {
+    req.headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(strip_bearer)
+        .is_some_and(is_google_token)
+}
+
+/// The client's query without the parameters that carry its credential.
+pub fn query_without_credentials(query: &str) -> String {
+    filter_query(query, &CLIENT_CREDENTIAL_PARAMS)
 }
 
 /// Removes every client credential and `x-strait-*` header.

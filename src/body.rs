@@ -16,20 +16,116 @@ use pingora::proxy::Session;
 use serde::Deserialize;
 
 use crate::errors::{ErrorKind, GatewayError};
+use crate::observe::request_model::ModelScanner;
+
+/// Everything strait does with a request body, from admission to the last
+/// chunk forwarded: it is read early only when a decision depends on it,
+/// otherwise scanned for the model as it streams past.
+#[derive(Default)]
+pub struct RequestBody {
+    preread: Preread,
+    /// Reads the requested model from the body when nothing else named it.
+    scan: Option<ModelScanner>,
+    /// Bytes read before forwarding (the rest Pingora counts itself).
+    pub read_early: u64,
+}
+
+impl RequestBody {
+    /// The JSON body's top-level `model`, reading the body before
+    /// forwarding (it still reaches the provider unchanged).
+    pub async fn read_model(
+        &mut self,
+        session: &mut Session,
+        max: u64,
+    ) -> Result<Option<String>, GatewayError> {
+        if session.as_mut().is_body_empty() {
+            return Ok(None);
+        }
+        if is_continue_expected(session.req_header()) {
+            session
+                .write_continue_response()
+                .await
+                .map_err(|_| GatewayError::new(ErrorKind::InvalidBody, "client went away"))?;
+            session.req_header_mut().remove_header("expect");
+        }
+        let whole = self.preread.read(session, max).await?;
+        self.read_early += whole.len() as u64;
+        Ok(model_in_json(&whole))
+    }
+
+    /// Once the request is admitted: scan for the model if nobody named it,
+    /// and keep a small body so `retry_on_status` can send it again.
+    /// Returns whether the body can be replayed.
+    pub fn prepare(&mut self, session: &mut Session, model_known: bool, retries: bool) -> bool {
+        let req = session.req_header();
+        if !model_known && has_json_body(req) {
+            self.scan = Some(ModelScanner::default());
+        }
+        if retries && fits_retry_buffer(req) {
+            session.as_mut().enable_retry_buffering();
+            return true;
+        }
+        false
+    }
+
+    /// Each chunk on its way upstream: the pre-read head goes back in
+    /// front, a body without a length is held to the limit as it streams,
+    /// and the scanner looks for the model.
+    pub fn on_chunk(
+        &mut self,
+        body: &mut Option<Bytes>,
+        read_so_far: u64,
+        max: u64,
+    ) -> Result<(), GatewayError> {
+        self.preread.prepend(body);
+        if read_so_far > max {
+            return Err(too_large(max));
+        }
+        if let (Some(scan), Some(b)) = (self.scan.as_mut(), body.as_ref()) {
+            if scan.active() {
+                scan.feed(b);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn scanned_model(&mut self) -> Option<String> {
+        self.scan.as_mut().and_then(|s| s.take())
+    }
+}
+
+/// A body worth scanning for the requested model.
+fn has_json_body(req: &RequestHeader) -> bool {
+    req.method == http::Method::POST
+        && req
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| {
+                v.as_bytes()
+                    .windows(4)
+                    .any(|w| w.eq_ignore_ascii_case(b"json"))
+            })
+}
+
+fn is_continue_expected(req: &RequestHeader) -> bool {
+    req.headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
 
 /// Pingora's retry buffer size (`BODY_BUF_LIMIT` in pingora-core): the
 /// most of a body that can be sent again.
 pub const RETRY_BUFFER: usize = 64 * 1024;
 
 #[derive(Default)]
-pub struct Preread {
+struct Preread {
     head: Option<Bytes>,
 }
 
 impl Preread {
     /// Reads the whole body (at most `max` bytes) and returns it; the body
     /// still reaches the upstream unchanged.
-    pub async fn read(&mut self, session: &mut Session, max: u64) -> Result<Bytes, GatewayError> {
+    async fn read(&mut self, session: &mut Session, max: u64) -> Result<Bytes, GatewayError> {
         let length = content_length(session)?;
         if length as u64 > max {
             return Err(too_large(max));
@@ -89,7 +185,7 @@ impl Preread {
 
     /// Called from `request_body_filter`: the first chunk Pingora forwards is
     /// the retry-buffered tail; the head goes in front of it.
-    pub fn prepend(&mut self, body: &mut Option<Bytes>) {
+    fn prepend(&mut self, body: &mut Option<Bytes>) {
         if let Some(head) = self.head.take() {
             let mut whole =
                 BytesMut::with_capacity(head.len() + body.as_ref().map_or(0, Bytes::len));
@@ -115,7 +211,7 @@ pub fn declared_length(req: &RequestHeader) -> Option<u64> {
 
 /// Whether the whole body fits Pingora's retry buffer, so it can be sent
 /// again: a declared length within it, or no body at all.
-pub fn fits_retry_buffer(req: &RequestHeader) -> bool {
+fn fits_retry_buffer(req: &RequestHeader) -> bool {
     match declared_length(req) {
         Some(n) => n <= RETRY_BUFFER as u64,
         None => {
@@ -151,7 +247,7 @@ pub fn too_large(max: u64) -> GatewayError {
 
 /// The top-level `model` of a JSON body, if it has one. Other fields are
 /// skipped without being materialised.
-pub fn model_in_json(body: &[u8]) -> Option<String> {
+fn model_in_json(body: &[u8]) -> Option<String> {
     #[derive(Deserialize)]
     struct M {
         model: Option<String>,

@@ -1,23 +1,38 @@
-//! Trying another key when one fails (the proxy hooks in gateway.rs call
-//! in here): after a connect failure or timeout
+//! Trying another key when one fails: after a connect failure or timeout
 //! (nothing was sent), or an upstream status listed in `retry_on_status`
 //! when the body can be replayed. A key that answered 429 is skipped until
 //! its `retry-after` has passed.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pingora::http::ResponseHeader;
 use pingora::{Error, ErrorType};
 use rand::Rng;
 
-use crate::ctx::RequestCtx;
+use crate::binding;
+use crate::ctx::{Attempt, RequestCtx};
 use crate::errors::{ErrorKind, GatewayError};
 use crate::keys::{self, retry_after};
 use crate::observe::metrics::metrics;
 
+/// Before each attempt: the first uses the key admission bound; each later
+/// one waits a little and binds another key. Every attempt starts afresh:
+/// what a failed one recorded is not the next one's.
+pub async fn begin_attempt(ctx: &mut RequestCtx) -> Result<(), GatewayError> {
+    ctx.failover.attempts += 1;
+    if ctx.failover.attempts > 1 {
+        to_next_key(ctx).await?;
+    }
+    ctx.attempt = Attempt {
+        started: Some(Instant::now()),
+        ..Attempt::default()
+    };
+    Ok(())
+}
+
 /// Wait before attempt `n` (1 = the first retry): 50 ms doubling, with
 /// jitter so a burst of failing requests does not retry in lockstep.
-pub fn backoff(n: u32) -> Duration {
+fn backoff(n: u32) -> Duration {
     let base = 50u64 << n.saturating_sub(1).min(5);
     let jitter = rand::thread_rng().gen_range(0..=base / 2);
     Duration::from_millis(base + jitter)
@@ -28,7 +43,7 @@ pub fn backoff(n: u32) -> Duration {
 pub fn on_connect_failure(ctx: &mut RequestCtx, etype: &ErrorType) -> bool {
     let retry = can_fail_over(ctx);
     if retry {
-        ctx.failover_reason = Some(match etype {
+        ctx.failover.reason = Some(match etype {
             ErrorType::ConnectTimedout | ErrorType::TLSHandshakeTimedout => "timeout",
             _ => "connect",
         });
@@ -36,45 +51,59 @@ pub fn on_connect_failure(ctx: &mut RequestCtx, etype: &ErrorType) -> bool {
     retry
 }
 
+/// After an error while proxying: retried on another key only when the
+/// failure was a `retry_on_status` answer and the body is still whole;
+/// otherwise Pingora's own rule for idempotent requests applies.
+pub fn after_proxy_error(
+    ctx: &RequestCtx,
+    e: &mut Error,
+    idempotent: bool,
+    body_truncated: bool,
+    client_reused: bool,
+) {
+    if ctx.failover.reason.is_some() && ctx.failover.replayable && !body_truncated {
+        e.set_retry(true);
+    } else if !idempotent || body_truncated {
+        e.set_retry(false);
+    } else {
+        e.retry.decide_reuse(client_reused);
+    }
+}
+
 /// Whether this request may try another key: attempts left, and a key it
 /// has not tried that serves the model.
 fn can_fail_over(ctx: &mut RequestCtx) -> bool {
-    let (Some(provider), Some(current)) = (ctx.provider.clone(), ctx.key_index) else {
+    let (Some(provider), Some(binding)) = (ctx.provider.as_ref(), ctx.binding.as_ref()) else {
         return false;
     };
-    if ctx.attempts >= provider.max_attempts {
+    if ctx.failover.attempts >= provider.max_attempts {
         return false;
     }
-    let mut tried = ctx.tried.clone();
-    tried.push(current);
-    if !keys::has_alternative(provider.keys(), ctx.model.as_deref(), &tried) {
+    let mut tried = ctx.failover.tried.clone();
+    tried.push(binding.key_index);
+    if !keys::has_alternative(provider.keys(), ctx.client.model.as_deref(), &tried) {
         return false;
     }
-    ctx.tried = tried;
+    ctx.failover.tried = tried;
     true
 }
 
-/// Before a retry: wait a little, then bind the next key.
-pub async fn to_next_key(ctx: &mut RequestCtx) -> Result<(), GatewayError> {
+async fn to_next_key(ctx: &mut RequestCtx) -> Result<(), GatewayError> {
     let Some(provider) = ctx.provider.clone() else {
         return Err(GatewayError::new(
             ErrorKind::InternalError,
             "no provider chosen",
         ));
     };
-    let reason = ctx.failover_reason.take().unwrap_or("connect");
+    let reason = ctx.failover.reason.take().unwrap_or("connect");
     metrics()
         .failovers
         .with_label_values(&[provider.kind.name(), reason])
         .inc();
-    tokio::time::sleep(backoff(ctx.attempts - 1)).await;
-    let index = keys::select(provider.keys(), ctx.model.as_deref(), &ctx.tried)?;
-    crate::admission::bind_key(ctx, index).await?;
-    // What the failed attempt recorded is not this one's.
-    ctx.upstream_status = None;
-    ctx.first_byte = None;
-    ctx.connect = None;
-    ctx.reused = None;
+    tokio::time::sleep(backoff(ctx.failover.attempts - 1)).await;
+    let model = ctx.client.model.as_deref();
+    let index = keys::select(provider.keys(), model, &ctx.failover.tried)?;
+    ctx.binding = Some(binding::bind(&provider, index, &ctx.client).await?);
     Ok(())
 }
 
@@ -94,10 +123,13 @@ pub fn on_status(ctx: &mut RequestCtx, resp: &ResponseHeader) -> Option<Box<Erro
                 .inc();
         }
     }
-    if !provider.retry_on_status.contains(&status) || !ctx.replayable || !can_fail_over(ctx) {
+    if !provider.retry_on_status.contains(&status)
+        || !ctx.failover.replayable
+        || !can_fail_over(ctx)
+    {
         return None;
     }
-    ctx.failover_reason = Some(match status {
+    ctx.failover.reason = Some(match status {
         429 => "http_429",
         500 => "http_500",
         502 => "http_502",

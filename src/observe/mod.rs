@@ -1,7 +1,6 @@
 //! Recording calls: request ids, the access log, metrics and token usage.
 
 mod access_log;
-mod call;
 pub mod metrics;
 pub mod request_model;
 pub mod sse;
@@ -12,7 +11,6 @@ pub mod usage;
 mod tap_tests;
 
 pub use access_log::AccessLog;
-pub use call::account;
 
 use http::HeaderValue;
 use pingora::http::RequestHeader;

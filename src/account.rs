@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use pingora::proxy::Session;
 use serde::Serialize;
 
-use super::metrics::{metrics, status_class};
-use super::tap::UsageState;
-use super::AccessLog;
 use crate::ctx::RequestCtx;
+use crate::observe::metrics::{metrics, status_class};
+use crate::observe::tap::UsageState;
+use crate::observe::{now_rfc3339, AccessLog};
 
 #[derive(Serialize)]
 struct Record<'a> {
@@ -54,19 +54,21 @@ pub fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
     // Pingora does not pass every end of a body through the body filter
     // (a response that is headers only; some HTTP/2 endings): a call that
     // finished without error ended here at the latest.
-    if ctx.error.is_none() && ctx.upstream_status.is_some() {
-        if let Some(tap) = ctx.tap.as_mut().filter(|t| !t.ended()) {
+    if ctx.error.is_none() && ctx.attempt.status.is_some() {
+        if let Some(tap) = ctx.response.tap.as_mut().filter(|t| !t.ended()) {
             tap.end();
         }
-        ctx.upstream_end.get_or_insert(now);
+        ctx.response.upstream_end.get_or_insert(now);
     }
     let latency = now.duration_since(ctx.start);
-    let outcome = ctx.tap.as_mut().map(|t| t.finish()).unwrap_or_default();
-    let requested = ctx
-        .model
-        .take()
-        .or_else(|| ctx.model_scan.as_mut().and_then(|s| s.take()));
-    let model = outcome.model.or(requested);
+    let outcome = ctx
+        .response
+        .tap
+        .as_mut()
+        .map(|t| t.finish())
+        .unwrap_or_default();
+    // As the provider reports it, else as the client asked for it.
+    let model = outcome.model.or_else(|| ctx.requested_model());
     let status = session.response_written().map_or(0, |r| r.status.as_u16());
     let provider = ctx.provider.as_ref().map(|p| p.kind.name());
     let error = ctx.error.as_ref().map(|e| e.kind);
@@ -76,7 +78,7 @@ pub fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
     let provider_label = provider.unwrap_or("none");
     m.requests
         .with_label_values(&[
-            ctx.route.map_or("none", |r| r.name()),
+            ctx.client.route.map_or("none", |r| r.name()),
             provider_label,
             status_class(status),
         ])
@@ -85,10 +87,10 @@ pub fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
         m.duration
             .with_label_values(&[p])
             .observe(latency.as_secs_f64());
-        if let Some(t) = ctx.first_byte {
+        if let Some(t) = ctx.attempt.first_byte {
             m.ttfb.with_label_values(&[p]).observe(t.as_secs_f64());
         }
-        if let (Some(start), Some(end)) = (ctx.upstream_start, ctx.upstream_end) {
+        if let (Some(start), Some(end)) = (ctx.attempt.started, ctx.response.upstream_end) {
             let waiting = end.saturating_duration_since(start);
             m.overhead
                 .with_label_values(&[p])
@@ -100,7 +102,7 @@ pub fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
         if outcome.state == Some(UsageState::Unknown) {
             m.usage_unread.with_label_values(&[p]).inc();
         }
-        let upstream_error = match (error, ctx.upstream_status) {
+        let upstream_error = match (error, ctx.attempt.status) {
             (Some(kind), _) if kind.is_provider_side() => Some(kind.name()),
             (_, Some(429)) => Some("http_429"),
             (_, Some(500..=599)) => Some("http_5xx"),
@@ -116,25 +118,25 @@ pub fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
     }
     let req = session.req_header();
     let record = Record {
-        time: super::now_rfc3339(),
+        time: now_rfc3339(),
         request_id: &ctx.request_id,
-        virtual_key: ctx.virtual_key.as_deref(),
-        route: ctx.route.map(|r| r.name()),
+        virtual_key: ctx.client.virtual_key.as_deref(),
+        route: ctx.client.route.map(|r| r.name()),
         provider,
         key: ctx.key().map(|k| k.name.as_str()),
         method: req.method.as_str(),
         path: req.uri.path(),
         model: model.as_deref(),
         status,
-        upstream_status: ctx.upstream_status,
-        upstream_request_id: ctx.upstream_request_id.as_deref(),
-        streamed: ctx.streamed,
-        bytes_in: ctx.bytes_in.max(session.body_bytes_read() as u64),
-        bytes_out: ctx.bytes_out,
+        upstream_status: ctx.attempt.status,
+        upstream_request_id: ctx.response.upstream_request_id.as_deref(),
+        streamed: ctx.response.streamed,
+        bytes_in: ctx.body.read_early.max(session.body_bytes_read() as u64),
+        bytes_out: ctx.response.bytes_out,
         latency_ms: ms(latency),
-        ttfb_ms: ctx.first_byte.map(ms),
-        upstream_connect_ms: ctx.connect.map(ms),
-        upstream_reused: ctx.reused,
+        ttfb_ms: ctx.attempt.first_byte.map(ms),
+        upstream_connect_ms: ctx.attempt.connect.map(ms),
+        upstream_reused: ctx.attempt.reused,
         usage: outcome.state,
         input_tokens: tokens.map(|t| t.input),
         output_tokens: tokens.map(|t| t.output),
