@@ -19,17 +19,13 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use pingora::http::{RequestHeader, ResponseHeader};
 
-use strait::auth::{strip_client_credentials, AuthOutcome, CLIENT_CREDENTIAL_PARAMS};
-use strait::config::{self, Mode};
-use strait::credential::{RequestCredential, Secret};
-use strait::keys;
-use strait::observe::request_model::ModelScanner;
-use strait::observe::tap::{Outcome, ResponseTap, UsageState};
-use strait::observe::usage::Format;
-use strait::providers::ProviderKind;
-use strait::route::{self, Route};
-use strait::snapshot::ProviderConfig;
-use strait::snapshot::VirtualKeys;
+use strait::facade::{
+    filter_query, inject_credential, load_str, match_route, select_key, strip_client_credentials,
+    validate_path, AuthOutcome, Format, ModelScanner, Outcome, ProviderConfig, ProviderKind,
+    RequestCredential, ResponseTap, Route, Secret, UsageState, VirtualKeys,
+    CLIENT_CREDENTIAL_PARAMS,
+};
+use strait::Mode;
 
 // ---------------------------------------------------------------------------
 // route
@@ -41,9 +37,9 @@ fn admit_path(path_and_query: &str) -> Result<(Route, String), &'static str> {
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
-    let (route, rest) = route::match_route(path).ok_or("no route")?;
-    route::validate_path(rest)?;
-    Ok((route, route::filter_query(query, &CLIENT_CREDENTIAL_PARAMS)))
+    let (route, rest) = match_route(path).ok_or("no route")?;
+    validate_path(rest)?;
+    Ok((route, filter_query(query, &CLIENT_CREDENTIAL_PARAMS)))
 }
 
 fn bench_route(c: &mut Criterion) {
@@ -171,13 +167,12 @@ fn bench_headers(c: &mut Criterion) {
     // extra_headers) needs a live session and request context.
     let mut group = c.benchmark_group("headers");
     for (name, kind, native_path, req) in cases {
-        let behaviour = kind.behaviour();
         group.bench_function(name, |b| {
             b.iter_batched(
                 || req.clone(),
                 |mut req| {
                     strip_client_credentials(black_box(&mut req));
-                    behaviour.inject_credential(&credential, black_box(native_path), &mut req);
+                    inject_credential(kind, &credential, black_box(native_path), &mut req);
                     req
                 },
                 BatchSize::SmallInput,
@@ -225,7 +220,7 @@ fn openai_provider(keys_yaml: &str) -> Arc<ProviderConfig> {
     let text = format!(
         "providers:\n  openai:\n    network_config: {{ base_url: \"http://127.0.0.1:1\" }}\n    keys:\n{keys_yaml}"
     );
-    let loaded = match config::load_str(&text, "bench.yaml", Path::new("."), Mode::Run, &|_| None) {
+    let loaded = match load_str(&text, "bench.yaml", Path::new("."), Mode::Run, &|_| None) {
         Ok(loaded) => loaded,
         Err(diagnostics) => panic!("bench config refused: {diagnostics:?}"),
     };
@@ -256,9 +251,9 @@ fn bench_key_selection(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("key_selection");
     for (name, provider, model) in cases {
-        keys::select(provider.keys(), model, &[]).expect("a key is eligible");
+        select_key(provider, model).expect("a key is eligible");
         group.bench_function(name, |b| {
-            b.iter(|| keys::select(black_box(provider.keys()), black_box(model), &[]))
+            b.iter(|| select_key(black_box(provider), black_box(model)))
         });
     }
     group.finish();
@@ -537,12 +532,12 @@ fn bench_config_load(c: &mut Criterion) {
     let base_dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/conf"));
     // Every `env.` reference set, so each key is built rather than disabled.
     let env = |_: &str| Some("bench-secret-0123456789abcdef".to_string());
-    if let Err(diagnostics) = config::load_str(text, "strait.yaml", base_dir, Mode::Run, &env) {
+    if let Err(diagnostics) = load_str(text, "strait.yaml", base_dir, Mode::Run, &env) {
         panic!("conf/strait.yaml refused: {diagnostics:?}");
     }
     let mut group = c.benchmark_group("config_load");
     group.bench_function("conf_strait_yaml", |b| {
-        b.iter(|| config::load_str(black_box(text), "strait.yaml", base_dir, Mode::Run, &env))
+        b.iter(|| load_str(black_box(text), "strait.yaml", base_dir, Mode::Run, &env))
     });
     group.finish();
 }

@@ -47,7 +47,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Writes the access log line and updates the metrics for one request.
-pub fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
+pub(crate) fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
     // Not in flight any more: the gauge is right by the time the line is out.
     drop(ctx.inflight.take());
     let now = Instant::now();

@@ -11,8 +11,8 @@ use pingora::protocols::http::ServerSession;
 use crate::lifecycle::Lifecycle;
 use crate::observe::metrics::metrics;
 
-pub struct Admin {
-    pub lifecycle: Arc<Lifecycle>,
+pub(crate) struct Admin {
+    pub(crate) lifecycle: Arc<Lifecycle>,
 }
 
 fn error(status: u16, kind: &str, message: &str) -> (u16, &'static str, Vec<u8>) {

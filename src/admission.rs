@@ -29,7 +29,7 @@ const METHODS: [Method; 6] = [
 
 /// Admits the request or says why not. What is learnt on the way stays in
 /// `ctx`, so a refusal is logged with the route, key and provider it had.
-pub async fn admit(
+pub(crate) async fn admit(
     session: &mut Session,
     ctx: &mut RequestCtx,
     snapshot: Arc<Snapshot>,

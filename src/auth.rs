@@ -9,7 +9,7 @@ use crate::snapshot::{sha256, VirtualKeys};
 
 /// Headers removed from every forwarded request before the provider
 /// credential is written. `x-strait-*` headers are removed as well.
-pub const CLIENT_CREDENTIAL_HEADERS: [&str; 6] = [
+pub(crate) const CLIENT_CREDENTIAL_HEADERS: [&str; 6] = [
     "authorization",
     "proxy-authorization",
     "api-key",
@@ -19,7 +19,7 @@ pub const CLIENT_CREDENTIAL_HEADERS: [&str; 6] = [
 ];
 
 /// The gateway's own header prefix: consumed here, never forwarded.
-pub const STRAIT_HEADER_PREFIX: &str = "x-strait-";
+pub(crate) const STRAIT_HEADER_PREFIX: &str = "x-strait-";
 
 /// Query parameters that carry client credentials (Gemini's `?key=`).
 pub const CLIENT_CREDENTIAL_PARAMS: [&str; 1] = ["key"];
@@ -103,7 +103,7 @@ fn is_google_token(token: &str) -> bool {
 }
 
 /// The client sent a Google OAuth token as its bearer.
-pub fn has_google_token(req: &RequestHeader) -> bool {
+pub(crate) fn has_google_token(req: &RequestHeader) -> bool {
     req.headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -112,7 +112,7 @@ pub fn has_google_token(req: &RequestHeader) -> bool {
 }
 
 /// The client's query without the parameters that carry its credential.
-pub fn query_without_credentials(query: &str) -> String {
+pub(crate) fn query_without_credentials(query: &str) -> String {
     filter_query(query, &CLIENT_CREDENTIAL_PARAMS)
 }
 

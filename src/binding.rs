@@ -7,7 +7,7 @@ use crate::ctx::{Binding, ClientRequest};
 use crate::errors::{ErrorKind, GatewayError};
 use crate::snapshot::ProviderConfig;
 
-pub async fn bind(
+pub(crate) async fn bind(
     provider: &ProviderConfig,
     key_index: usize,
     client: &ClientRequest,

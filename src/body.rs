@@ -22,18 +22,18 @@ use crate::observe::request_model::ModelScanner;
 /// chunk forwarded: it is read early only when a decision depends on it,
 /// otherwise scanned for the model as it streams past.
 #[derive(Default)]
-pub struct RequestBody {
+pub(crate) struct RequestBody {
     preread: Preread,
     /// Reads the requested model from the body when nothing else named it.
     scan: Option<ModelScanner>,
     /// Bytes read before forwarding (the rest Pingora counts itself).
-    pub read_early: u64,
+    pub(crate) read_early: u64,
 }
 
 impl RequestBody {
     /// The JSON body's top-level `model`, reading the body before
     /// forwarding (it still reaches the provider unchanged).
-    pub async fn read_model(
+    pub(crate) async fn read_model(
         &mut self,
         session: &mut Session,
         max: u64,
@@ -56,7 +56,12 @@ impl RequestBody {
     /// Once the request is admitted: scan for the model if nobody named it,
     /// and keep a small body so `retry_on_status` can send it again.
     /// Returns whether the body can be replayed.
-    pub fn prepare(&mut self, session: &mut Session, model_known: bool, retries: bool) -> bool {
+    pub(crate) fn prepare(
+        &mut self,
+        session: &mut Session,
+        model_known: bool,
+        retries: bool,
+    ) -> bool {
         let req = session.req_header();
         if !model_known && has_json_body(req) {
             self.scan = Some(ModelScanner::default());
@@ -71,7 +76,7 @@ impl RequestBody {
     /// Each chunk on its way upstream: the pre-read head goes back in
     /// front, a body without a length is held to the limit as it streams,
     /// and the scanner looks for the model.
-    pub fn on_chunk(
+    pub(crate) fn on_chunk(
         &mut self,
         body: &mut Option<Bytes>,
         read_so_far: u64,
@@ -89,7 +94,7 @@ impl RequestBody {
         Ok(())
     }
 
-    pub fn scanned_model(&mut self) -> Option<String> {
+    pub(crate) fn scanned_model(&mut self) -> Option<String> {
         self.scan.as_mut().and_then(|s| s.take())
     }
 }
@@ -115,7 +120,7 @@ fn is_continue_expected(req: &RequestHeader) -> bool {
 
 /// Pingora's retry buffer size (`BODY_BUF_LIMIT` in pingora-core): the
 /// most of a body that can be sent again.
-pub const RETRY_BUFFER: usize = 64 * 1024;
+pub(crate) const RETRY_BUFFER: usize = 64 * 1024;
 
 #[derive(Default)]
 struct Preread {
@@ -199,7 +204,7 @@ impl Preread {
 }
 
 /// The request's Content-Length, when it has a valid one.
-pub fn declared_length(req: &RequestHeader) -> Option<u64> {
+pub(crate) fn declared_length(req: &RequestHeader) -> Option<u64> {
     req.headers
         .get(http::header::CONTENT_LENGTH)?
         .to_str()
@@ -238,7 +243,7 @@ fn content_length(session: &Session) -> Result<usize, GatewayError> {
     }
 }
 
-pub fn too_large(max: u64) -> GatewayError {
+pub(crate) fn too_large(max: u64) -> GatewayError {
     GatewayError::new(
         ErrorKind::BodyTooLarge,
         format!("the request body is larger than this gateway accepts ({max} bytes)"),

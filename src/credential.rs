@@ -8,7 +8,7 @@ use http::HeaderValue;
 use crate::tokens::TokenSource;
 
 /// How a configured key authenticates to its provider.
-pub enum Credential {
+pub(crate) enum Credential {
     /// A static key, sent in the provider's key header.
     Key(Secret),
     /// A minted OAuth token, sent as `Authorization: Bearer`.

@@ -15,88 +15,88 @@ use crate::policy::Slot;
 use crate::route::Route;
 use crate::snapshot::{ProviderConfig, Snapshot};
 
-pub struct RequestCtx {
-    pub start: Instant,
-    pub request_id: String,
+pub(crate) struct RequestCtx {
+    pub(crate) start: Instant,
+    pub(crate) request_id: String,
     /// The config this request started with; used for its whole life.
-    pub snapshot: Option<Arc<Snapshot>>,
+    pub(crate) snapshot: Option<Arc<Snapshot>>,
     /// Filled step by step by admission, so a refusal is still accounted
     /// with what was known by then.
-    pub client: ClientRequest,
-    pub provider: Option<Arc<ProviderConfig>>,
+    pub(crate) client: ClientRequest,
+    pub(crate) provider: Option<Arc<ProviderConfig>>,
     /// The place this request holds in its virtual key's concurrency limit.
-    pub slot: Option<Slot>,
+    pub(crate) slot: Option<Slot>,
     /// The key of the current attempt; replaced on failover.
-    pub binding: Option<Binding>,
-    pub failover: Failover,
-    pub attempt: Attempt,
-    pub body: RequestBody,
-    pub response: Response,
-    pub error: Option<GatewayError>,
-    pub inflight: Option<Inflight>,
+    pub(crate) binding: Option<Binding>,
+    pub(crate) failover: Failover,
+    pub(crate) attempt: Attempt,
+    pub(crate) body: RequestBody,
+    pub(crate) response: Response,
+    pub(crate) error: Option<GatewayError>,
+    pub(crate) inflight: Option<Inflight>,
 }
 
 /// What the client asked for, as admission understood it.
 #[derive(Default)]
-pub struct ClientRequest {
-    pub route: Option<Route>,
-    pub virtual_key: Option<String>,
+pub(crate) struct ClientRequest {
+    pub(crate) route: Option<Route>,
+    pub(crate) virtual_key: Option<String>,
     /// Provider-native path (prefix stripped), used to pick credentials.
-    pub native_path: String,
+    pub(crate) native_path: String,
     /// The client's query without its credentials, for the upstream URI.
-    pub query: String,
+    pub(crate) query: String,
     /// The model named by the path or the body, when admission needed it.
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
 }
 
 /// The key that serves the current attempt: its credential (a minted
 /// token is read before connecting, so a token failure is a clean gateway
 /// error) and the path and query it implies.
-pub struct Binding {
-    pub key_index: usize,
-    pub credential: RequestCredential,
-    pub upstream_uri: String,
+pub(crate) struct Binding {
+    pub(crate) key_index: usize,
+    pub(crate) credential: RequestCredential,
+    pub(crate) upstream_uri: String,
 }
 
 /// Across attempts: what failed and why the next one is a failover.
 #[derive(Default)]
-pub struct Failover {
+pub(crate) struct Failover {
     /// Keys tried and failed.
-    pub tried: Vec<usize>,
-    pub attempts: u32,
+    pub(crate) tried: Vec<usize>,
+    pub(crate) attempts: u32,
     /// The body can be sent again (small, retry-buffered): `retry_on_status` applies.
-    pub replayable: bool,
+    pub(crate) replayable: bool,
     /// Why the next attempt is a failover (`connect`, `timeout`, `http_429`…).
-    pub reason: Option<&'static str>,
+    pub(crate) reason: Option<&'static str>,
 }
 
 /// One try at the provider; a failover starts a fresh one.
 #[derive(Default)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     /// When strait started on the upstream call, connecting included.
-    pub started: Option<Instant>,
-    pub connect: Option<Duration>,
-    pub reused: Option<bool>,
-    pub status: Option<u16>,
-    pub first_byte: Option<Duration>,
+    pub(crate) started: Option<Instant>,
+    pub(crate) connect: Option<Duration>,
+    pub(crate) reused: Option<bool>,
+    pub(crate) status: Option<u16>,
+    pub(crate) first_byte: Option<Duration>,
 }
 
 /// The response the client gets from the provider.
 #[derive(Default)]
-pub struct Response {
-    pub streamed: bool,
-    pub bytes_out: u64,
+pub(crate) struct Response {
+    pub(crate) streamed: bool,
+    pub(crate) bytes_out: u64,
     /// The provider's own `x-request-id`, when it differs from strait's.
-    pub upstream_request_id: Option<String>,
+    pub(crate) upstream_request_id: Option<String>,
     /// When the provider's last byte arrived: with `Attempt::started`, the
     /// provider's share of the time.
-    pub upstream_end: Option<Instant>,
+    pub(crate) upstream_end: Option<Instant>,
     /// Reads usage from a copy of the response.
-    pub tap: Option<ResponseTap>,
+    pub(crate) tap: Option<ResponseTap>,
 }
 
 impl RequestCtx {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         RequestCtx {
             start: Instant::now(),
             request_id: String::new(),
@@ -114,16 +114,16 @@ impl RequestCtx {
         }
     }
 
-    pub fn key(&self) -> Option<&KeyConfig> {
+    pub(crate) fn key(&self) -> Option<&KeyConfig> {
         Some(&self.provider.as_ref()?.keys[self.binding.as_ref()?.key_index])
     }
 
-    pub fn provider_name(&self) -> &'static str {
+    pub(crate) fn provider_name(&self) -> &'static str {
         self.provider.as_ref().map_or("", |p| p.kind.name())
     }
 
     /// The model the client asked for: from the path, or read from the body.
-    pub fn requested_model(&mut self) -> Option<String> {
+    pub(crate) fn requested_model(&mut self) -> Option<String> {
         self.client
             .model
             .take()

@@ -10,7 +10,7 @@ use pingora::{Error, ErrorSource, ErrorType};
 
 /// Each error the gateway produces: a stable wire name and one status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
+pub(crate) enum ErrorKind {
     MethodNotAllowed,
     UnknownRoute,
     InvalidPath,
@@ -37,7 +37,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub fn status(self) -> u16 {
+    pub(crate) fn status(self) -> u16 {
         use ErrorKind::*;
         match self {
             InvalidPath | InvalidBody | ModelNotAllowed => 400,
@@ -58,7 +58,7 @@ impl ErrorKind {
     }
 
     /// The `type` in the error body and the access log's `error` field.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         use ErrorKind::*;
         match self {
             MethodNotAllowed => "method_not_allowed",
@@ -86,7 +86,7 @@ impl ErrorKind {
     }
 
     /// Counted in `strait_upstream_errors_total` under its own name.
-    pub fn is_provider_side(self) -> bool {
+    pub(crate) fn is_provider_side(self) -> bool {
         use ErrorKind::*;
         matches!(
             self,
@@ -101,15 +101,15 @@ impl ErrorKind {
 }
 
 #[derive(Debug, Clone)]
-pub struct GatewayError {
-    pub kind: ErrorKind,
-    pub message: String,
+pub(crate) struct GatewayError {
+    pub(crate) kind: ErrorKind,
+    pub(crate) message: String,
     /// Seconds for a `retry-after` header (rate limits).
-    pub retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl GatewayError {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         GatewayError {
             kind,
             message: message.into(),
@@ -117,16 +117,16 @@ impl GatewayError {
         }
     }
 
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         self.kind.status()
     }
 
-    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+    pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
     }
 
-    pub fn body(&self) -> Bytes {
+    pub(crate) fn body(&self) -> Bytes {
         let v = serde_json::json!({"error": {"type": self.kind.name(), "message": self.message}});
         Bytes::from(v.to_string())
     }
@@ -134,7 +134,7 @@ impl GatewayError {
     /// What a Pingora failure while proxying means to the client (and the
     /// access log). Messages name the provider, never an address or a
     /// credential.
-    pub fn from_proxy_error(e: &Error, provider: &str) -> Self {
+    pub(crate) fn from_proxy_error(e: &Error, provider: &str) -> Self {
         use ErrorType::*;
         if e.esource() == &ErrorSource::Downstream {
             return Self::new(ErrorKind::ClientClosed, "the client went away");
@@ -172,7 +172,7 @@ impl GatewayError {
 
 /// Writes `err` as the whole response. Failure to write means the client is
 /// gone; there is no one left to tell.
-pub async fn respond(session: &mut Session, err: &GatewayError, request_id: &str) {
+pub(crate) async fn respond(session: &mut Session, err: &GatewayError, request_id: &str) {
     let body = err.body();
     let Ok(mut header) = ResponseHeader::build(err.status(), Some(5)) else {
         return;

@@ -18,7 +18,7 @@ use crate::observe::metrics::metrics;
 /// Before each attempt: the first uses the key admission bound; each later
 /// one waits a little and binds another key. Every attempt starts afresh:
 /// what a failed one recorded is not the next one's.
-pub async fn begin_attempt(ctx: &mut RequestCtx) -> Result<(), GatewayError> {
+pub(crate) async fn begin_attempt(ctx: &mut RequestCtx) -> Result<(), GatewayError> {
     ctx.failover.attempts += 1;
     if ctx.failover.attempts > 1 {
         to_next_key(ctx).await?;
@@ -40,7 +40,7 @@ fn backoff(n: u32) -> Duration {
 
 /// After a failed connect (nothing was sent): whether to try another key,
 /// noting why for the metrics.
-pub fn on_connect_failure(ctx: &mut RequestCtx, etype: &ErrorType) -> bool {
+pub(crate) fn on_connect_failure(ctx: &mut RequestCtx, etype: &ErrorType) -> bool {
     let retry = can_fail_over(ctx);
     if retry {
         ctx.failover.reason = Some(match etype {
@@ -54,7 +54,7 @@ pub fn on_connect_failure(ctx: &mut RequestCtx, etype: &ErrorType) -> bool {
 /// After an error while proxying: retried on another key only when the
 /// failure was a `retry_on_status` answer and the body is still whole;
 /// otherwise Pingora's own rule for idempotent requests applies.
-pub fn after_proxy_error(
+pub(crate) fn after_proxy_error(
     ctx: &RequestCtx,
     e: &mut Error,
     idempotent: bool,
@@ -110,7 +110,7 @@ async fn to_next_key(ctx: &mut RequestCtx) -> Result<(), GatewayError> {
 /// A 429 sets the key aside for its retry-after; a status in
 /// `retry_on_status` is retried on another key when the body can be sent
 /// again. Returns the error that makes Pingora retry.
-pub fn on_status(ctx: &mut RequestCtx, resp: &ResponseHeader) -> Option<Box<Error>> {
+pub(crate) fn on_status(ctx: &mut RequestCtx, resp: &ResponseHeader) -> Option<Box<Error>> {
     let status = resp.status.as_u16();
     let provider = ctx.provider.clone()?;
     if status == 429 {

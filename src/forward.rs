@@ -22,7 +22,7 @@ const HOP_BY_HOP: [&str; 6] = [
 
 /// The peer of the bound key; refused while its address is unresolved
 /// (DNS is never looked up on the request path).
-pub fn peer(ctx: &RequestCtx) -> Result<Box<HttpPeer>, GatewayError> {
+pub(crate) fn peer(ctx: &RequestCtx) -> Result<Box<HttpPeer>, GatewayError> {
     let (Some(provider), Some(key)) = (ctx.provider.as_ref(), ctx.key()) else {
         return Err(unbound());
     };
@@ -39,7 +39,7 @@ pub fn peer(ctx: &RequestCtx) -> Result<Box<HttpPeer>, GatewayError> {
 }
 
 /// Turns the client's request head into the one the provider gets.
-pub fn prepare_upstream_request(
+pub(crate) fn prepare_upstream_request(
     ctx: &RequestCtx,
     req: &mut RequestHeader,
 ) -> Result<(), GatewayError> {

@@ -20,9 +20,9 @@ use crate::observe::{request_id, AccessLog};
 use crate::snapshot::Snapshot;
 use crate::{admission, failover, forward, relay};
 
-pub struct Gateway {
-    pub snapshot: Arc<ArcSwap<Snapshot>>,
-    pub access_log: Arc<AccessLog>,
+pub(crate) struct Gateway {
+    pub(crate) snapshot: Arc<ArcSwap<Snapshot>>,
+    pub(crate) access_log: Arc<AccessLog>,
 }
 
 /// Keeps `err` for the client and the access log, and makes Pingora stop.

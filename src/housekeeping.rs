@@ -22,11 +22,11 @@ use crate::snapshot::Snapshot;
 /// how often readiness is checked until it is announced.
 const TICK: Duration = Duration::from_millis(250);
 
-pub struct Housekeeping {
-    pub snapshot: Arc<ArcSwap<Snapshot>>,
-    pub access_log: Arc<AccessLog>,
-    pub lifecycle: Arc<Lifecycle>,
-    pub reloader: Reloader,
+pub(crate) struct Housekeeping {
+    pub(crate) snapshot: Arc<ArcSwap<Snapshot>>,
+    pub(crate) access_log: Arc<AccessLog>,
+    pub(crate) lifecycle: Arc<Lifecycle>,
+    pub(crate) reloader: Reloader,
 }
 
 #[async_trait]

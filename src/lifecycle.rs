@@ -11,7 +11,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
-pub struct Lifecycle {
+pub(crate) struct Lifecycle {
     listeners: Vec<SocketAddr>,
     bound: AtomicBool,
     resolved: AtomicBool,
@@ -24,25 +24,25 @@ pub struct Lifecycle {
 
 /// The active config and the last reload, as `/readyz` shows them.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct ConfigState {
-    pub path: String,
+pub(crate) struct ConfigState {
+    pub(crate) path: String,
     /// SHA-256 of the file's bytes.
-    pub sha256: String,
-    pub loaded_at: String,
-    pub reloads: u64,
+    pub(crate) sha256: String,
+    pub(crate) loaded_at: String,
+    pub(crate) reloads: u64,
     /// The errors of the last reload, when it failed; cleared by a success.
-    pub last_error: Option<ReloadError>,
+    pub(crate) last_error: Option<ReloadError>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ReloadError {
-    pub at: String,
-    pub sha256: String,
-    pub errors: Vec<String>,
+pub(crate) struct ReloadError {
+    pub(crate) at: String,
+    pub(crate) sha256: String,
+    pub(crate) errors: Vec<String>,
 }
 
 impl Lifecycle {
-    pub fn new(listeners: Vec<SocketAddr>) -> Arc<Lifecycle> {
+    pub(crate) fn new(listeners: Vec<SocketAddr>) -> Arc<Lifecycle> {
         Arc::new(Lifecycle {
             listeners,
             bound: AtomicBool::new(false),
@@ -53,32 +53,32 @@ impl Lifecycle {
         })
     }
 
-    pub fn config(&self) -> Arc<ConfigState> {
+    pub(crate) fn config(&self) -> Arc<ConfigState> {
         self.config.load_full()
     }
 
-    pub fn set_config(&self, state: ConfigState) {
+    pub(crate) fn set_config(&self, state: ConfigState) {
         self.config.store(Arc::new(state));
     }
 
-    pub fn set_signals_handled(&self) {
+    pub(crate) fn set_signals_handled(&self) {
         self.signals.store(true, Ordering::Release);
     }
 
-    pub fn set_resolved(&self) {
+    pub(crate) fn set_resolved(&self) {
         self.resolved.store(true, Ordering::Release);
     }
 
-    pub fn set_draining(&self) {
+    pub(crate) fn set_draining(&self) {
         self.draining.store(true, Ordering::Release);
     }
 
-    pub fn draining(&self) -> bool {
+    pub(crate) fn draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)
     }
 
     /// `Ok` when ready, else why not.
-    pub async fn ready(&self) -> Result<(), &'static str> {
+    pub(crate) async fn ready(&self) -> Result<(), &'static str> {
         if self.draining() {
             return Err("draining: shutting down or handing over to a new process");
         }

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 /// (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use strait::config::{self, Mode};
+use strait::Mode;
 
 #[derive(Parser)]
 #[command(
@@ -56,7 +56,7 @@ fn main() -> ExitCode {
     if cli.test || matches!(cli.command, Some(Command::Check)) {
         return check(&cli.config);
     }
-    let loaded = match config::load(&cli.config, Mode::Run) {
+    let loaded = match strait::load(&cli.config, Mode::Run) {
         Ok(l) => l,
         Err(errors) => {
             for e in &errors {
@@ -68,12 +68,12 @@ fn main() -> ExitCode {
     for w in &loaded.warnings {
         log::warn!("{w}");
     }
-    let opts = strait::server::Options {
+    let opts = strait::Options {
         daemon: cli.daemon,
         upgrade: cli.upgrade,
         config: cli.config.clone(),
     };
-    match strait::server::run(loaded, opts) {
+    match strait::run(loaded, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -83,7 +83,7 @@ fn main() -> ExitCode {
 }
 
 fn check(path: &std::path::Path) -> ExitCode {
-    match config::load(path, Mode::Check) {
+    match strait::load(path, Mode::Check) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 eprintln!("warning: {w}");

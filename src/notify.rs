@@ -7,7 +7,7 @@ use std::os::unix::net::{SocketAddr, UnixDatagram};
 /// Sends `state` (e.g. `READY=1`) to systemd; does nothing outside systemd.
 /// `$NOTIFY_SOCKET` stays set so a process started for a binary upgrade
 /// can announce itself as the new main process.
-pub fn notify(state: &str) {
+pub(crate) fn notify(state: &str) {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
         return;
     };
@@ -27,15 +27,15 @@ pub fn notify(state: &str) {
 
 /// `READY=1` with this process as the service's main process: after a
 /// binary upgrade the new process replaces the old one in systemd's eyes.
-pub fn ready() {
+pub(crate) fn ready() {
     notify(&format!("READY=1\nMAINPID={}", std::process::id()));
 }
 
 /// Between this and the next [`ready`], systemd reports the unit as reloading.
-pub fn reloading() {
+pub(crate) fn reloading() {
     notify("RELOADING=1");
 }
 
-pub fn stopping() {
+pub(crate) fn stopping() {
     notify("STOPPING=1");
 }

@@ -18,7 +18,7 @@ static RATE: LazyLock<Rate> = LazyLock::new(|| Rate::new(WINDOW));
 static INFLIGHT: LazyLock<Inflight> = LazyLock::new(Inflight::new);
 
 /// Holds a request's place in its key's concurrency count.
-pub struct Slot(#[allow(dead_code)] Guard);
+pub(crate) struct Slot(#[allow(dead_code)] Guard);
 
 fn forbidden(message: String) -> GatewayError {
     GatewayError::new(ErrorKind::NotAllowed, message)
@@ -26,7 +26,7 @@ fn forbidden(message: String) -> GatewayError {
 
 impl KeyPolicy {
     /// The route-level checks, before anything is read or counted.
-    pub fn allows(
+    pub(crate) fn allows(
         &self,
         key: &str,
         provider: ProviderKind,
@@ -60,7 +60,7 @@ impl KeyPolicy {
 
     /// Counts the request against the key's limits; the slot is held until
     /// the request ends.
-    pub fn admit(&self, key: &str) -> Result<Option<Slot>, GatewayError> {
+    pub(crate) fn admit(&self, key: &str) -> Result<Option<Slot>, GatewayError> {
         if let Some(limit) = self.requests_per_minute {
             let current = RATE.observe(&key, 1);
             // A sliding estimate: the previous minute weighs in by how much

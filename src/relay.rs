@@ -14,7 +14,7 @@ use crate::observe::tap::ResponseTap;
 
 /// The response head of the attempt that answers the client (a failover
 /// has been decided before this).
-pub fn on_response_header(
+pub(crate) fn on_response_header(
     ctx: &mut RequestCtx,
     resp: &mut ResponseHeader,
     has_body: bool,
@@ -44,7 +44,7 @@ pub fn on_response_header(
 
 /// A streamed answer is bounded by the idle timeout between reads; a
 /// whole one can also be bounded end to end (`timeouts.total`).
-pub fn check_total_timeout(ctx: &RequestCtx) -> Result<(), GatewayError> {
+pub(crate) fn check_total_timeout(ctx: &RequestCtx) -> Result<(), GatewayError> {
     let total = ctx.provider.as_ref().and_then(|p| p.timeouts.total);
     match total {
         Some(total) if !ctx.response.streamed && ctx.start.elapsed() > total => {
@@ -62,7 +62,7 @@ pub fn check_total_timeout(ctx: &RequestCtx) -> Result<(), GatewayError> {
 }
 
 /// Each chunk to the client: counted, and copied to the usage reader.
-pub fn on_response_chunk(ctx: &mut RequestCtx, body: &Option<Bytes>, end_of_stream: bool) {
+pub(crate) fn on_response_chunk(ctx: &mut RequestCtx, body: &Option<Bytes>, end_of_stream: bool) {
     let response = &mut ctx.response;
     if let Some(b) = body {
         response.bytes_out += b.len() as u64;

@@ -18,7 +18,7 @@ use crate::snapshot::Snapshot;
 /// Longest wait for the first token of a credential new in a reload.
 const NEW_TOKEN_WAIT: Duration = Duration::from_secs(10);
 
-pub struct Reloader {
+pub(crate) struct Reloader {
     path: PathBuf,
     snapshot: Arc<ArcSwap<Snapshot>>,
     lifecycle: Arc<Lifecycle>,
@@ -68,7 +68,7 @@ fn read_and_load(path: &Path) -> (String, Result<Loaded, Vec<Diagnostic>>) {
 }
 
 impl Reloader {
-    pub fn new(
+    pub(crate) fn new(
         path: PathBuf,
         snapshot: Arc<ArcSwap<Snapshot>>,
         lifecycle: Arc<Lifecycle>,
@@ -96,7 +96,7 @@ impl Reloader {
     }
 
     /// Reloads now. Returns whether the new config is in use.
-    pub async fn reload(&self, why: &str) -> bool {
+    pub(crate) async fn reload(&self, why: &str) -> bool {
         log::info!("reloading {} ({why})", self.path.display());
         let path = self.path.clone();
         let (sha, loaded) = match tokio::task::spawn_blocking(move || read_and_load(&path)).await {
@@ -188,7 +188,7 @@ impl Reloader {
     /// One look at the file for the watcher: reloads once the file changed
     /// and then stayed the same for the debounce time (an editor's write
     /// and rename are one change), and only if its content differs.
-    pub async fn poll(&self) {
+    pub(crate) async fn poll(&self) {
         if !self.watch.load(Ordering::Relaxed) {
             return;
         }

@@ -13,7 +13,7 @@ use crate::snapshot::Snapshot;
 /// How often names are looked up again, so provider IP changes are followed.
 const REFRESH: Duration = Duration::from_secs(30);
 
-pub fn spawn(snapshot: Arc<ArcSwap<Snapshot>>, lifecycle: Arc<Lifecycle>) {
+pub(crate) fn spawn(snapshot: Arc<ArcSwap<Snapshot>>, lifecycle: Arc<Lifecycle>) {
     let spawned = std::thread::Builder::new()
         .name("strait-resolver".into())
         .spawn(move || loop {
@@ -27,7 +27,7 @@ pub fn spawn(snapshot: Arc<ArcSwap<Snapshot>>, lifecycle: Arc<Lifecycle>) {
     }
 }
 
-pub fn resolve_all(snapshot: &Snapshot) {
+pub(crate) fn resolve_all(snapshot: &Snapshot) {
     // Keys of one provider share their upstream: look each one up once.
     let mut seen: Vec<*const crate::upstream::Upstream> = Vec::new();
     for upstream in snapshot.upstreams().filter(|u| u.needs_resolution()) {

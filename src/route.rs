@@ -19,7 +19,7 @@ const ROUTES: [(&str, Route); 4] = [
 ];
 
 impl Route {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Route::OpenAi => "openai_passthrough",
             Route::Anthropic => "anthropic_passthrough",

@@ -29,18 +29,18 @@ use crate::observe::AccessLog;
 /// How long a self-started upgrade process may take to ask for the sockets.
 const UPGRADE_START: Duration = Duration::from_secs(15);
 
-pub struct Signals {
-    pub lifecycle: Arc<Lifecycle>,
-    pub drain_delay: Duration,
-    pub upgrade: UpgradeCommand,
+pub(crate) struct Signals {
+    pub(crate) lifecycle: Arc<Lifecycle>,
+    pub(crate) drain_delay: Duration,
+    pub(crate) upgrade: UpgradeCommand,
 }
 
 /// How to start the next process for SIGUSR2.
-pub struct UpgradeCommand {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    pub upgrade_sock: PathBuf,
-    pub config: PathBuf,
+pub(crate) struct UpgradeCommand {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<String>,
+    pub(crate) upgrade_sock: PathBuf,
+    pub(crate) config: PathBuf,
 }
 
 fn listen(kind: SignalKind) -> Option<Signal> {
@@ -161,7 +161,7 @@ fn reap_later(mut child: Child) {
 ///
 /// It does not tell systemd STOPPING=1 itself: after a hand-over the unit
 /// is not stopping, and systemd would stop the new process too.
-pub async fn drain_then_exit(access_log: &AccessLog) -> ! {
+pub(crate) async fn drain_then_exit(access_log: &AccessLog) -> ! {
     let started = Instant::now();
     let mut said = Instant::now();
     loop {

@@ -22,38 +22,41 @@ const H2_STREAMS: usize = 100;
 
 /// How long the gateway waits on a provider (`network_config`).
 #[derive(Clone, Copy, Debug)]
-pub struct Timeouts {
-    pub connect: Duration,
+pub(crate) struct Timeouts {
+    pub(crate) connect: Duration,
     /// Time to the first byte of the response.
-    pub first_byte: Duration,
+    pub(crate) first_byte: Duration,
     /// Longest silence between two reads of a streamed response.
-    pub stream_idle: Duration,
+    pub(crate) stream_idle: Duration,
     /// Whole non-streaming call, from the request to the last byte.
-    pub total: Option<Duration>,
+    pub(crate) total: Option<Duration>,
 }
 
-pub struct Upstream {
-    pub tls: bool,
-    pub host: String,
-    pub port: u16,
+pub(crate) struct Upstream {
+    pub(crate) tls: bool,
+    pub(crate) host: String,
+    pub(crate) port: u16,
     /// Path of the base URL without a trailing `/`, prepended to every request.
-    pub base_path: String,
+    pub(crate) base_path: String,
     /// `Host` header value sent upstream.
-    pub authority: HeaderValue,
+    pub(crate) authority: HeaderValue,
     /// Trust roots for this upstream when `ca_cert_pem` is set: the system
     /// roots plus the configured ones (Pingora takes a per-peer list instead
     /// of the system store, not in addition to it).
     ca: Option<Arc<[WrappedX509]>>,
     /// Speak HTTP/2 without TLS (`network_config.h2c`): many requests share
     /// a connection, as they do over TLS.
-    pub h2c: bool,
+    pub(crate) h2c: bool,
     addrs: ArcSwap<Vec<SocketAddr>>,
 }
 
 impl Upstream {
     /// Parses `http(s)://host[:port][/base/path]`. The address of an IP host
     /// is known at once; a DNS name is resolved by [`Upstream::resolve`].
-    pub fn parse(url: &str, extra_ca: Option<&[CertificateDer<'static>]>) -> Result<Self, String> {
+    pub(crate) fn parse(
+        url: &str,
+        extra_ca: Option<&[CertificateDer<'static>]>,
+    ) -> Result<Self, String> {
         let uri: http::Uri = url
             .parse()
             .map_err(|e| format!("invalid URL {url:?}: {e}"))?;
@@ -99,12 +102,12 @@ impl Upstream {
         })
     }
 
-    pub fn needs_resolution(&self) -> bool {
+    pub(crate) fn needs_resolution(&self) -> bool {
         self.host.parse::<IpAddr>().is_err()
     }
 
     /// Blocking DNS lookup; runs on the resolver thread, never on a request.
-    pub fn resolve(&self) -> Result<(), String> {
+    pub(crate) fn resolve(&self) -> Result<(), String> {
         let found: Vec<SocketAddr> = (self.host.as_str(), self.port)
             .to_socket_addrs()
             .map_err(|e| format!("cannot resolve {}: {e}", self.host))?
@@ -120,14 +123,14 @@ impl Upstream {
 
     /// Copies the addresses of an upstream from the previous config, so a
     /// reload does not wait for DNS.
-    pub fn adopt_addresses(&self, previous: &Upstream) {
+    pub(crate) fn adopt_addresses(&self, previous: &Upstream) {
         if self.host == previous.host && self.port == previous.port {
             self.addrs.store(previous.addrs.load_full());
         }
     }
 
     /// The Pingora peer for one request; `None` while the host is unresolved.
-    pub fn peer(&self, timeouts: &Timeouts) -> Option<Box<HttpPeer>> {
+    pub(crate) fn peer(&self, timeouts: &Timeouts) -> Option<Box<HttpPeer>> {
         let addrs = self.addrs.load();
         let addr = *addrs.first()?;
         // SNI is always the configured host: an empty SNI would make rustls
@@ -161,7 +164,7 @@ impl Upstream {
 }
 
 /// Parses PEM text into certificates; at least one is required.
-pub fn parse_pem_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(crate) fn parse_pem_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs: Vec<_> = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| format!("invalid PEM certificate: {e}"))?;

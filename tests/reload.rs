@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use strait::reload::sha256_hex;
+use strait::facade::sha256_hex;
 use support::*;
 
 const NEW_KEY: &str = "sk-test-openai-rotated-42";

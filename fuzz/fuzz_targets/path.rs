@@ -13,7 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::percent_decode;
-use strait::route::{filter_query, match_route, query_value, validate_path};
+use strait::facade::{filter_query, match_route, query_value, validate_path};
 
 /// The validator's decode depth (src/route.rs DECODE_ROUNDS).
 const ROUNDS: usize = 3;

@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use strait::observe::request_model::ModelScanner;
+use strait::facade::ModelScanner;
 
 fn scan<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> (Option<String>, bool) {
     let mut s = ModelScanner::default();

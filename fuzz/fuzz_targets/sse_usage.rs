@@ -9,8 +9,8 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use pingora::http::ResponseHeader;
-use strait::observe::tap::{Outcome, ResponseTap};
-use strait::observe::usage::Format;
+use strait::facade::{Outcome, ResponseTap};
+use strait::facade::Format;
 
 const FORMATS: [Format; 3] = [Format::OpenAi, Format::Anthropic, Format::Gemini];
 const CONTENT_TYPES: [&str; 2] = ["text/event-stream", "application/json"];

@@ -22,41 +22,41 @@ use crate::tokens::entra::{DEFAULT_AUTHORITY, DEFAULT_SCOPE};
 use crate::tokens::{EntraClient, Minter, ServiceAccount, TokenSource};
 use crate::upstream::{parse_pem_certs, Timeouts, Upstream};
 
-pub struct Context<'a> {
-    pub file: &'a str,
-    pub base_dir: PathBuf,
-    pub mode: Mode,
-    pub env: &'a dyn Fn(&str) -> Option<String>,
+pub(crate) struct Context<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) base_dir: PathBuf,
+    pub(crate) mode: Mode,
+    pub(crate) env: &'a dyn Fn(&str) -> Option<String>,
 }
 
 /// Process-level settings: read at start, not swapped by a reload.
 #[derive(Debug, Clone)]
-pub struct Settings {
-    pub listen: Vec<SocketAddr>,
+pub(crate) struct Settings {
+    pub(crate) listen: Vec<SocketAddr>,
     /// Listeners that terminate TLS.
-    pub tls_listen: Vec<TlsListen>,
-    pub admin_listen: Option<SocketAddr>,
-    pub server: RawServer,
+    pub(crate) tls_listen: Vec<TlsListen>,
+    pub(crate) admin_listen: Option<SocketAddr>,
+    pub(crate) server: RawServer,
     /// `None`: access log off; `Some(None)`: stdout; `Some(Some(path))`: file.
-    pub access_log: Option<Option<PathBuf>>,
+    pub(crate) access_log: Option<Option<PathBuf>>,
     /// `metrics.max_model_labels`.
-    pub max_model_labels: usize,
+    pub(crate) max_model_labels: usize,
     /// `reload.watch`.
-    pub watch: bool,
+    pub(crate) watch: bool,
     /// `reload.debounce_ms`.
-    pub debounce: std::time::Duration,
+    pub(crate) debounce: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsListen {
-    pub addr: SocketAddr,
-    pub cert: PathBuf,
-    pub key: PathBuf,
+pub(crate) struct TlsListen {
+    pub(crate) addr: SocketAddr,
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
 impl Settings {
     /// The settings a reload cannot apply, by name, as comparable text.
-    pub fn restart_only(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn restart_only(&self) -> Vec<(&'static str, String)> {
         let s = &self.server;
         vec![
             ("listen", format!("{:?}", self.listen)),
@@ -177,7 +177,7 @@ impl Checker<'_, '_> {
     }
 }
 
-pub fn build(raw: RawConfig, ctx: &Context<'_>) -> Result<Loaded, Vec<Diagnostic>> {
+pub(crate) fn build(raw: RawConfig, ctx: &Context<'_>) -> Result<Loaded, Vec<Diagnostic>> {
     let mut c = Checker {
         ctx,
         errors: Vec::new(),

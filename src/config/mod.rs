@@ -3,28 +3,28 @@
 
 mod build;
 mod defaults;
-pub mod schema;
+pub(crate) mod schema;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use build::{Settings, TlsListen};
+pub(crate) use build::Settings;
 
 use crate::snapshot::Snapshot;
 
 /// One problem found in the config, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    pub file: String,
+    pub(crate) file: String,
     /// 1-based; 0 when the problem concerns the file as a whole.
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
+    pub(crate) line: u64,
+    pub(crate) column: u64,
+    pub(crate) message: String,
 }
 
 impl Diagnostic {
     /// A problem with the file as a whole (no line to point at).
-    pub fn whole_file(path: &Path, message: impl Into<String>) -> Self {
+    pub(crate) fn whole_file(path: &Path, message: impl Into<String>) -> Self {
         Diagnostic {
             file: path.display().to_string(),
             line: 0,
@@ -59,7 +59,7 @@ pub enum Mode {
 
 pub struct Loaded {
     pub snapshot: Snapshot,
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -70,7 +70,7 @@ pub fn load(path: &Path, mode: Mode) -> Result<Loaded, Vec<Diagnostic>> {
 }
 
 /// The text of the config file, or why it cannot be read.
-pub fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
+pub(crate) fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
     std::fs::read_to_string(path).map_err(|e| {
         vec![Diagnostic::whole_file(
             path,
@@ -81,7 +81,7 @@ pub fn read(path: &Path) -> Result<String, Vec<Diagnostic>> {
 
 /// Validates `text`, read from `path`, against the process environment;
 /// relative paths in it are relative to the file.
-pub fn load_file(path: &Path, text: &str, mode: Mode) -> Result<Loaded, Vec<Diagnostic>> {
+pub(crate) fn load_file(path: &Path, text: &str, mode: Mode) -> Result<Loaded, Vec<Diagnostic>> {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     load_str(
         text,

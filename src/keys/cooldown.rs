@@ -12,40 +12,40 @@ fn now_ms() -> u64 {
 }
 
 /// Cool-down when a 429 carries no usable `retry-after`.
-pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10);
 /// Longest cool-down honoured, whatever `retry-after` says.
 const MAX_COOLDOWN: Duration = Duration::from_secs(600);
 
 /// Until when a key is skipped.
 #[derive(Debug, Default)]
-pub struct Cooldown {
+pub(crate) struct Cooldown {
     until_ms: AtomicU64,
 }
 
 impl Cooldown {
-    pub fn start(&self, length: Duration) {
+    pub(crate) fn start(&self, length: Duration) {
         let until = now_ms() + length.min(MAX_COOLDOWN).as_millis() as u64;
         self.until_ms.fetch_max(until, Ordering::Relaxed);
     }
 
-    pub fn active(&self) -> bool {
+    pub(crate) fn active(&self) -> bool {
         self.until_ms.load(Ordering::Relaxed) > now_ms()
     }
 
     /// Ends first among cooling keys: the one to use when all are cooling.
-    pub fn until(&self) -> u64 {
+    pub(crate) fn until(&self) -> u64 {
         self.until_ms.load(Ordering::Relaxed)
     }
 
     /// A reload keeps a key that is cooling down cooling.
-    pub fn adopt(&self, previous: &Cooldown) {
+    pub(crate) fn adopt(&self, previous: &Cooldown) {
         self.until_ms.fetch_max(previous.until(), Ordering::Relaxed);
     }
 }
 
 /// `retry-after` in seconds (the HTTP-date form is rare from these
 /// providers and falls back to the default).
-pub fn retry_after(value: Option<&http::HeaderValue>) -> Duration {
+pub(crate) fn retry_after(value: Option<&http::HeaderValue>) -> Duration {
     value
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())

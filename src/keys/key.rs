@@ -6,42 +6,42 @@ use super::Cooldown;
 use crate::credential::Credential;
 use crate::upstream::Upstream;
 
-pub struct KeyConfig {
-    pub name: String,
-    pub credential: Credential,
+pub(crate) struct KeyConfig {
+    pub(crate) name: String,
+    pub(crate) credential: Credential,
     /// The unset `env.` variable that disabled this key, if any.
-    pub missing_env: Option<String>,
-    pub weight: f64,
-    pub models: ModelFilter,
-    pub upstream: Arc<Upstream>,
+    pub(crate) missing_env: Option<String>,
+    pub(crate) weight: f64,
+    pub(crate) models: ModelFilter,
+    pub(crate) upstream: Arc<Upstream>,
     /// Azure: the `api-version` every request of this key carries.
-    pub api_version: Option<String>,
+    pub(crate) api_version: Option<String>,
     /// Vertex: the project and region every request of this key goes to.
-    pub vertex: Option<VertexTarget>,
+    pub(crate) vertex: Option<VertexTarget>,
     /// Until when the key is skipped after a 429.
-    pub cooldown: Cooldown,
+    pub(crate) cooldown: Cooldown,
 }
 
 impl KeyConfig {
-    pub fn usable(&self) -> bool {
+    pub(crate) fn usable(&self) -> bool {
         !matches!(self.credential, Credential::Disabled)
     }
 }
 
-pub struct VertexTarget {
-    pub project: String,
-    pub region: String,
+pub(crate) struct VertexTarget {
+    pub(crate) project: String,
+    pub(crate) region: String,
 }
 
 /// `models:` of a key: `*` for any, exact names, or prefixes ending in `*`.
 #[derive(Debug, Clone)]
-pub enum ModelFilter {
+pub(crate) enum ModelFilter {
     Any,
     Listed(Vec<String>),
 }
 
 impl ModelFilter {
-    pub fn from_list(list: Option<Vec<String>>) -> Self {
+    pub(crate) fn from_list(list: Option<Vec<String>>) -> Self {
         match list {
             None => ModelFilter::Any,
             Some(l) if l.is_empty() || l.iter().any(|m| m == "*") => ModelFilter::Any,
@@ -49,7 +49,7 @@ impl ModelFilter {
         }
     }
 
-    pub fn allows(&self, model: Option<&str>) -> bool {
+    pub(crate) fn allows(&self, model: Option<&str>) -> bool {
         match (self, model) {
             (ModelFilter::Any, _) => true,
             (ModelFilter::Listed(_), None) => false,

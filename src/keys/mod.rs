@@ -5,6 +5,6 @@ mod cooldown;
 mod key;
 mod select;
 
-pub use cooldown::{retry_after, Cooldown, DEFAULT_COOLDOWN};
-pub use key::{KeyConfig, ModelFilter, VertexTarget};
-pub use select::{has_alternative, select, Keys};
+pub(crate) use cooldown::{retry_after, Cooldown};
+pub(crate) use key::{KeyConfig, ModelFilter, VertexTarget};
+pub(crate) use select::{has_alternative, select, Keys};

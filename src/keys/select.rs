@@ -8,15 +8,15 @@ use crate::errors::{ErrorKind, GatewayError};
 
 /// One provider's keys, named for the errors that explain a refusal.
 #[derive(Clone, Copy)]
-pub struct Keys<'a> {
-    pub provider: &'static str,
-    pub keys: &'a [KeyConfig],
+pub(crate) struct Keys<'a> {
+    pub(crate) provider: &'static str,
+    pub(crate) keys: &'a [KeyConfig],
 }
 
 /// Index of the chosen key in `provider.keys`, leaving out `excluded`
 /// (keys that already failed this request) and, while others remain, keys
 /// cooling down after a 429.
-pub fn select(
+pub(crate) fn select(
     provider: Keys<'_>,
     model: Option<&str>,
     excluded: &[usize],
@@ -39,7 +39,7 @@ fn serving<'a>(
 }
 
 /// Whether some key other than `excluded` could serve the request.
-pub fn has_alternative(provider: Keys<'_>, model: Option<&str>, excluded: &[usize]) -> bool {
+pub(crate) fn has_alternative(provider: Keys<'_>, model: Option<&str>, excluded: &[usize]) -> bool {
     serving(provider, model, excluded).next().is_some()
 }
 

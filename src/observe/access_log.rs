@@ -28,7 +28,7 @@ enum Msg {
 /// What the writer thread takes over when it starts.
 type Pending = (Receiver<Msg>, Box<dyn Write + Send>);
 
-pub struct AccessLog {
+pub(crate) struct AccessLog {
     tx: Option<SyncSender<Msg>>,
     /// Handed to the writer thread when it starts.
     pending: Mutex<Option<Pending>>,
@@ -44,7 +44,7 @@ impl AccessLog {
     /// `None`: off. `Some(None)`: stdout. `Some(Some(path))`: appended to the
     /// file, which is opened now so a bad path fails at start-up. Lines are
     /// queued until [`AccessLog::start_writer`].
-    pub fn new(target: Option<Option<PathBuf>>) -> io::Result<AccessLog> {
+    pub(crate) fn new(target: Option<Option<PathBuf>>) -> io::Result<AccessLog> {
         let (out, path): (Box<dyn Write + Send>, _) = match target {
             None => return Ok(AccessLog::off()),
             Some(None) => (Box::new(io::stdout()), None),
@@ -59,7 +59,7 @@ impl AccessLog {
         })
     }
 
-    pub fn off() -> AccessLog {
+    pub(crate) fn off() -> AccessLog {
         AccessLog {
             tx: None,
             pending: Mutex::new(None),
@@ -70,7 +70,7 @@ impl AccessLog {
 
     /// Starts the writer thread (once; later calls do nothing). Called from
     /// a service, after Pingora has daemonised, so the thread survives the fork.
-    pub fn start_writer(&self) -> io::Result<()> {
+    pub(crate) fn start_writer(&self) -> io::Result<()> {
         let Some((rx, out)) = self.pending.lock().ok().and_then(|mut p| p.take()) else {
             return Ok(());
         };
@@ -83,7 +83,7 @@ impl AccessLog {
     }
 
     /// Asks the writer to reopen the file (after logrotate moved it).
-    pub fn reopen(&self) {
+    pub(crate) fn reopen(&self) {
         if self.path.is_none() {
             return;
         }
@@ -96,7 +96,7 @@ impl AccessLog {
 
     /// Waits (up to `timeout`) until every line queued so far is written,
     /// before the process exits.
-    pub fn flush(&self, timeout: std::time::Duration) {
+    pub(crate) fn flush(&self, timeout: std::time::Duration) {
         let Some(tx) = &self.tx else { return };
         let (done_tx, done_rx) = sync_channel(1);
         if tx.send(Msg::Flush(done_tx)).is_ok() {
@@ -104,11 +104,11 @@ impl AccessLog {
         }
     }
 
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.tx.is_some()
     }
 
-    pub fn write(&self, line: String) {
+    pub(crate) fn write(&self, line: String) {
         let Some(tx) = &self.tx else { return };
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
             tx.try_send(Msg::Line(line))

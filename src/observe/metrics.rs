@@ -18,7 +18,7 @@ use prometheus::{
 use super::usage::Tokens;
 
 /// Default number of distinct model labels before `other` is used.
-pub const DEFAULT_MODEL_LABELS: usize = 100;
+pub(crate) const DEFAULT_MODEL_LABELS: usize = 100;
 
 /// Whole requests, from a first byte to a last one: up to long streams.
 const DURATION_BUCKETS: &[f64] = &[
@@ -29,20 +29,20 @@ const OVERHEAD_BUCKETS: &[f64] = &[
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
-    pub requests: IntCounterVec,
-    pub duration: HistogramVec,
-    pub ttfb: HistogramVec,
-    pub overhead: HistogramVec,
-    pub tokens: IntCounterVec,
-    pub upstream_errors: IntCounterVec,
-    pub usage_unread: IntCounterVec,
-    pub failovers: IntCounterVec,
-    pub cooldowns: IntCounterVec,
-    pub inflight: IntGauge,
-    pub reloads: IntCounterVec,
-    pub access_log_dropped: IntCounter,
+    pub(crate) requests: IntCounterVec,
+    pub(crate) duration: HistogramVec,
+    pub(crate) ttfb: HistogramVec,
+    pub(crate) overhead: HistogramVec,
+    pub(crate) tokens: IntCounterVec,
+    pub(crate) upstream_errors: IntCounterVec,
+    pub(crate) usage_unread: IntCounterVec,
+    pub(crate) failovers: IntCounterVec,
+    pub(crate) cooldowns: IntCounterVec,
+    pub(crate) inflight: IntGauge,
+    pub(crate) reloads: IntCounterVec,
+    pub(crate) access_log_dropped: IntCounter,
     models: RwLock<ModelLabels>,
 }
 
@@ -51,9 +51,9 @@ struct ModelLabels {
     known: HashSet<String>,
 }
 
-pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
-pub fn metrics() -> &'static Metrics {
+pub(crate) fn metrics() -> &'static Metrics {
     &METRICS
 }
 
@@ -172,14 +172,14 @@ impl Metrics {
         }
     }
 
-    pub fn set_model_label_limit(&self, limit: usize) {
+    pub(crate) fn set_model_label_limit(&self, limit: usize) {
         if let Ok(mut m) = self.models.write() {
             m.limit = limit;
         }
     }
 
     /// The label for `model`: itself while fewer than the limit are known.
-    pub fn model_label(&self, model: &str) -> String {
+    pub(crate) fn model_label(&self, model: &str) -> String {
         if let Ok(m) = self.models.read() {
             if m.known.contains(model) {
                 return model.to_string();
@@ -198,7 +198,7 @@ impl Metrics {
         "other".to_string()
     }
 
-    pub fn add_tokens(&self, provider: &str, model: Option<&str>, t: &Tokens) {
+    pub(crate) fn add_tokens(&self, provider: &str, model: Option<&str>, t: &Tokens) {
         let model = self.model_label(model.unwrap_or("unknown"));
         for (kind, n) in [
             ("input", t.input),
@@ -216,7 +216,7 @@ impl Metrics {
     }
 
     /// The text exposition of every metric.
-    pub fn render(&self) -> Vec<u8> {
+    pub(crate) fn render(&self) -> Vec<u8> {
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail for well-formed metrics.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
@@ -225,7 +225,7 @@ impl Metrics {
 }
 
 /// `2xx`, `4xx`, …; `none` when no response was written (the client left).
-pub fn status_class(status: u16) -> &'static str {
+pub(crate) fn status_class(status: u16) -> &'static str {
     match status {
         100..=199 => "1xx",
         200..=299 => "2xx",
@@ -237,10 +237,10 @@ pub fn status_class(status: u16) -> &'static str {
 }
 
 /// Counts a request as in flight for as long as this lives.
-pub struct Inflight(());
+pub(crate) struct Inflight(());
 
 impl Inflight {
-    pub fn start() -> Inflight {
+    pub(crate) fn start() -> Inflight {
         METRICS.inflight.inc();
         Inflight(())
     }

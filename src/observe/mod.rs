@@ -1,28 +1,28 @@
 //! Recording calls: request ids, the access log, metrics and token usage.
 
 mod access_log;
-pub mod metrics;
-pub mod request_model;
-pub mod sse;
-pub mod tap;
-pub mod usage;
+pub(crate) mod metrics;
+pub(crate) mod request_model;
+pub(crate) mod sse;
+pub(crate) mod tap;
+pub(crate) mod usage;
 
 #[cfg(test)]
 mod tap_tests;
 
-pub use access_log::AccessLog;
+pub(crate) use access_log::AccessLog;
 
 use http::HeaderValue;
 use pingora::http::RequestHeader;
 use rand::Rng;
 
 /// The current time as logs and `/readyz` write it (UTC, milliseconds).
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// The client's `x-request-id` when it is a sane token, else a new one.
-pub fn request_id(req: &RequestHeader) -> String {
+pub(crate) fn request_id(req: &RequestHeader) -> String {
     if let Some(id) = req.headers.get("x-request-id").and_then(sane_id) {
         return id.to_string();
     }
@@ -32,7 +32,7 @@ pub fn request_id(req: &RequestHeader) -> String {
 
 /// A request id as a short token of safe characters, fit for a log line
 /// and a response header; anything else is not repeated.
-pub fn sane_id(value: &HeaderValue) -> Option<&str> {
+pub(crate) fn sane_id(value: &HeaderValue) -> Option<&str> {
     let id = value.to_str().ok()?.trim();
     let ok = !id.is_empty()
         && id.len() <= 128

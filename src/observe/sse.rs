@@ -7,10 +7,10 @@
 //! the stream itself.
 
 /// Bytes one event may hold before it is given up on.
-pub const EVENT_CAP: usize = 1024 * 1024;
+pub(crate) const EVENT_CAP: usize = 1024 * 1024;
 
 #[derive(Debug)]
-pub struct SseReader {
+pub(crate) struct SseReader {
     /// An incomplete line carried over from the previous read.
     line: Vec<u8>,
     /// The current event's data lines, joined by `\n`.
@@ -34,7 +34,7 @@ impl Default for SseReader {
 }
 
 impl SseReader {
-    pub fn with_cap(cap: usize) -> Self {
+    pub(crate) fn with_cap(cap: usize) -> Self {
         SseReader {
             line: Vec::new(),
             data: Vec::new(),
@@ -48,12 +48,12 @@ impl SseReader {
     }
 
     /// Whether some event was too large to read.
-    pub fn overflowed(&self) -> bool {
+    pub(crate) fn overflowed(&self) -> bool {
         self.overflowed
     }
 
     /// Feeds one read; `on_event` gets the data of each event it completes.
-    pub fn feed(&mut self, mut chunk: &[u8], on_event: &mut impl FnMut(&[u8])) {
+    pub(crate) fn feed(&mut self, mut chunk: &[u8], on_event: &mut impl FnMut(&[u8])) {
         // An empty read says nothing, and must not end a pending `\r\n`.
         if chunk.is_empty() {
             return;
@@ -101,7 +101,7 @@ impl SseReader {
     }
 
     /// The stream ended: a last event without its blank line still counts.
-    pub fn finish(&mut self, on_event: &mut impl FnMut(&[u8])) {
+    pub(crate) fn finish(&mut self, on_event: &mut impl FnMut(&[u8])) {
         if !self.line.is_empty() {
             let whole = std::mem::take(&mut self.line);
             self.line_done(&whole, on_event);

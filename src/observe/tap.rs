@@ -10,7 +10,7 @@ use super::sse::SseReader;
 use super::usage::{carries_usage, Format, Tokens, Usage};
 
 /// A JSON body larger than this is passed through and logged without usage.
-pub const JSON_CAP: usize = 4 * 1024 * 1024;
+pub(crate) const JSON_CAP: usize = 4 * 1024 * 1024;
 
 /// What the log says about a response's usage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -157,7 +157,7 @@ impl ResponseTap {
         }
     }
 
-    pub fn ended(&self) -> bool {
+    pub(crate) fn ended(&self) -> bool {
         self.ended
     }
 

@@ -43,15 +43,15 @@ struct Raw {
 
 /// What one response has said about itself so far.
 #[derive(Debug, Clone)]
-pub struct Usage {
+pub(crate) struct Usage {
     format: Format,
     raw: Raw,
     seen: bool,
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
 }
 
 impl Usage {
-    pub fn new(format: Format) -> Self {
+    pub(crate) fn new(format: Format) -> Self {
         Usage {
             format,
             raw: Raw::default(),
@@ -60,16 +60,12 @@ impl Usage {
         }
     }
 
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
     /// Whether any usage was reported.
-    pub fn seen(&self) -> bool {
+    pub(crate) fn seen(&self) -> bool {
         self.seen
     }
 
-    pub fn tokens(&self) -> Option<Tokens> {
+    pub(crate) fn tokens(&self) -> Option<Tokens> {
         if !self.seen {
             return None;
         }
@@ -109,13 +105,13 @@ impl Usage {
 
     /// Whether later reports replace earlier ones (OpenAI, Gemini), so only
     /// the last report of a stream needs reading; Anthropic's add up.
-    pub fn last_wins(&self) -> bool {
+    pub(crate) fn last_wins(&self) -> bool {
         self.format != Format::Anthropic
     }
 
     /// Reads one JSON document: a whole body or one event's data. Returns
     /// false when it is not JSON of the expected shape.
-    pub fn observe(&mut self, doc: &[u8]) -> bool {
+    pub(crate) fn observe(&mut self, doc: &[u8]) -> bool {
         match self.format {
             Format::OpenAi => match serde_json::from_slice::<OpenAiDoc>(doc) {
                 Ok(d) => {
@@ -227,7 +223,7 @@ impl Usage {
 /// Whether a streamed event carries a usage object (`"usage": {…}` or
 /// `"usageMetadata": {…}`), not `"usage": null`. A byte scan, cheap enough
 /// for every event; the JSON is parsed only when this says yes.
-pub fn carries_usage(event: &[u8]) -> bool {
+pub(crate) fn carries_usage(event: &[u8]) -> bool {
     memchr::memmem::find_iter(event, b"\"usage").any(|i| {
         let rest = &event[i + 6..];
         let Some(rest) = rest

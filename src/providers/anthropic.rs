@@ -5,10 +5,10 @@ use super::{set_header, Provider};
 use crate::credential::RequestCredential;
 use crate::observe::usage::Format;
 
-pub struct Anthropic;
+pub(crate) struct Anthropic;
 
 /// Sent only when the client named no version: the SDKs always send their own.
-pub const DEFAULT_VERSION: HeaderValue = HeaderValue::from_static("2023-06-01");
+pub(crate) const DEFAULT_VERSION: HeaderValue = HeaderValue::from_static("2023-06-01");
 
 impl Provider for Anthropic {
     fn name(&self) -> &'static str {

@@ -13,7 +13,7 @@ fn first_pair<'a>(query: &'a str, name: &str) -> Option<&'a str> {
         .find(|pair| query_value(pair, name).is_some())
 }
 
-pub struct Azure;
+pub(crate) struct Azure;
 
 /// Anthropic models on Azure AI Foundry live under this prefix and take the
 /// Anthropic credential header, without `api-version`.

@@ -4,7 +4,7 @@ use super::{segment_after, set_header, Provider};
 use crate::credential::RequestCredential;
 use crate::observe::usage::Format;
 
-pub struct Gemini;
+pub(crate) struct Gemini;
 
 impl Provider for Gemini {
     fn name(&self) -> &'static str {

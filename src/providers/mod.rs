@@ -8,7 +8,7 @@ mod gemini;
 mod openai;
 mod vertex;
 
-pub use vertex::{is_vertex_model, is_vertex_path, vertex_base_url};
+pub(crate) use vertex::{is_vertex_model, is_vertex_path, vertex_base_url};
 
 use pingora::http::RequestHeader;
 
@@ -28,7 +28,7 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 5] = [
+    pub(crate) const ALL: [ProviderKind; 5] = [
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
         ProviderKind::Azure,
@@ -36,15 +36,15 @@ impl ProviderKind {
         ProviderKind::Vertex,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         self.behaviour().name()
     }
 
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    pub fn behaviour(self) -> &'static dyn Provider {
+    pub(crate) fn behaviour(self) -> &'static dyn Provider {
         match self {
             ProviderKind::OpenAi => &openai::OpenAi,
             ProviderKind::Anthropic => &anthropic::Anthropic,
@@ -54,7 +54,7 @@ impl ProviderKind {
         }
     }
 
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }

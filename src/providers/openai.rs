@@ -4,7 +4,7 @@ use super::{set_header, Provider};
 use crate::credential::RequestCredential;
 use crate::observe::usage::Format;
 
-pub struct OpenAi;
+pub(crate) struct OpenAi;
 
 impl Provider for OpenAi {
     fn name(&self) -> &'static str {

@@ -11,10 +11,10 @@ use crate::credential::RequestCredential;
 use crate::keys::KeyConfig;
 use crate::observe::usage::Format;
 
-pub struct Vertex;
+pub(crate) struct Vertex;
 
 /// `https://{region}-aiplatform.googleapis.com`, or the global endpoint.
-pub fn vertex_base_url(region: &str) -> String {
+pub(crate) fn vertex_base_url(region: &str) -> String {
     if region == "global" {
         "https://aiplatform.googleapis.com".to_string()
     } else {
@@ -23,12 +23,12 @@ pub fn vertex_base_url(region: &str) -> String {
 }
 
 /// `/projects/{P}/locations/{L}/` somewhere in the path.
-pub fn is_vertex_path(path: &str) -> bool {
+pub(crate) fn is_vertex_path(path: &str) -> bool {
     project_location_span(path).is_some()
 }
 
 /// A Vertex resource name as a model: `projects/…/locations/…`.
-pub fn is_vertex_model(model: &str) -> bool {
+pub(crate) fn is_vertex_model(model: &str) -> bool {
     let m = model.trim_start_matches('/');
     m.starts_with("projects/") && m.contains("/locations/")
 }

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    pub max_body_bytes: u64,
-    pub max_header_bytes: u64,
-    pub max_headers: u64,
-    pub client_read_timeout: Duration,
-    pub keepalive_timeout: u64,
+pub(crate) struct Limits {
+    pub(crate) max_body_bytes: u64,
+    pub(crate) max_header_bytes: u64,
+    pub(crate) max_headers: u64,
+    pub(crate) client_read_timeout: Duration,
+    pub(crate) keepalive_timeout: u64,
 }

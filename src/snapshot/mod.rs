@@ -7,10 +7,11 @@ mod virtual_keys;
 
 use std::sync::Arc;
 
-pub use limits::Limits;
+pub(crate) use limits::Limits;
 pub use provider::ProviderConfig;
 pub(crate) use virtual_keys::sha256;
-pub use virtual_keys::{KeyPolicy, VirtualKeys};
+pub(crate) use virtual_keys::KeyPolicy;
+pub use virtual_keys::VirtualKeys;
 
 use crate::credential::Credential;
 use crate::keys::KeyConfig;
@@ -19,13 +20,17 @@ use crate::tokens::TokenSource;
 use crate::upstream::Upstream;
 
 pub struct Snapshot {
-    pub virtual_keys: VirtualKeys,
-    pub limits: Limits,
+    pub(crate) virtual_keys: VirtualKeys,
+    pub(crate) limits: Limits,
     providers: [Option<Arc<ProviderConfig>>; ProviderKind::ALL.len()],
 }
 
 impl Snapshot {
-    pub fn new(virtual_keys: VirtualKeys, providers: Vec<ProviderConfig>, limits: Limits) -> Self {
+    pub(crate) fn new(
+        virtual_keys: VirtualKeys,
+        providers: Vec<ProviderConfig>,
+        limits: Limits,
+    ) -> Self {
         let mut slots: [Option<Arc<ProviderConfig>>; ProviderKind::ALL.len()] = Default::default();
         for p in providers {
             let i = p.kind.index();
@@ -42,11 +47,11 @@ impl Snapshot {
         self.providers[kind.index()].as_ref()
     }
 
-    pub fn upstreams(&self) -> impl Iterator<Item = &Arc<Upstream>> {
+    pub(crate) fn upstreams(&self) -> impl Iterator<Item = &Arc<Upstream>> {
         self.keys().map(|k| &k.upstream)
     }
 
-    pub fn token_sources(&self) -> Vec<Arc<TokenSource>> {
+    pub(crate) fn token_sources(&self) -> Vec<Arc<TokenSource>> {
         self.keys()
             .filter_map(|k| match &k.credential {
                 Credential::Token(t) => Some(t.clone()),
@@ -59,7 +64,7 @@ impl Snapshot {
     /// upstreams and credentials: resolved addresses (so no request waits
     /// for DNS) and minted tokens. Unchanged upstreams keep the same Pingora
     /// peers, so their pooled connections stay in use.
-    pub fn adopt_from(&self, previous: &Snapshot) {
+    pub(crate) fn adopt_from(&self, previous: &Snapshot) {
         for provider in self.providers.iter().flatten() {
             let old_provider = previous.provider(provider.kind);
             for key in &provider.keys {

@@ -32,7 +32,7 @@ impl VirtualKeys {
         }
     }
 
-    pub fn with_policies(
+    pub(crate) fn with_policies(
         mut self,
         policies: impl IntoIterator<Item = (String, KeyPolicy)>,
     ) -> Self {
@@ -40,12 +40,12 @@ impl VirtualKeys {
         self
     }
 
-    pub fn policy(&self, name: &str) -> Option<&KeyPolicy> {
+    pub(crate) fn policy(&self, name: &str) -> Option<&KeyPolicy> {
         self.policies.get(name)
     }
 
     /// Open mode: no virtual key configured at all.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         !self.required && self.keys.is_empty()
     }
 }
@@ -58,11 +58,11 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
 
 /// What one virtual key may do (`virtual_keys[].allow` and limits).
 #[derive(Debug, Default)]
-pub struct KeyPolicy {
-    pub providers: Option<Vec<ProviderKind>>,
-    pub methods: Option<Vec<Method>>,
+pub(crate) struct KeyPolicy {
+    pub(crate) providers: Option<Vec<ProviderKind>>,
+    pub(crate) methods: Option<Vec<Method>>,
     /// The provider-native path must match one of these.
-    pub paths: Option<RegexSet>,
-    pub requests_per_minute: Option<u64>,
-    pub max_concurrent: Option<u64>,
+    pub(crate) paths: Option<RegexSet>,
+    pub(crate) requests_per_minute: Option<u64>,
+    pub(crate) max_concurrent: Option<u64>,
 }

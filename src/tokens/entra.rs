@@ -3,20 +3,20 @@
 use super::http_post::{post_form, TokenResponse};
 use super::Minted;
 
-pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
-pub const DEFAULT_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
+pub(crate) const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+pub(crate) const DEFAULT_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
 
 #[derive(PartialEq, Eq)]
-pub struct EntraClient {
-    pub authority_host: String,
-    pub tenant_id: String,
-    pub client_id: String,
-    pub client_secret: String,
-    pub scope: String,
+pub(crate) struct EntraClient {
+    pub(crate) authority_host: String,
+    pub(crate) tenant_id: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) scope: String,
 }
 
 impl EntraClient {
-    pub async fn mint(&self) -> Result<Minted, String> {
+    pub(crate) async fn mint(&self) -> Result<Minted, String> {
         let url = format!(
             "{}/{}/oauth2/v2.0/token",
             self.authority_host.trim_end_matches('/'),

@@ -19,17 +19,17 @@ use serde::Deserialize;
 use super::http_post::{post_form, TokenResponse};
 use super::Minted;
 
-pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+pub(crate) const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
-pub struct ServiceAccount {
-    pub client_email: String,
-    pub token_uri: String,
+pub(crate) struct ServiceAccount {
+    pub(crate) client_email: String,
+    pub(crate) token_uri: String,
     key: RsaKeyPair,
 }
 
 impl ServiceAccount {
-    pub fn same_as(&self, other: &ServiceAccount) -> bool {
+    pub(crate) fn same_as(&self, other: &ServiceAccount) -> bool {
         use ring::signature::KeyPair;
         self.client_email == other.client_email
             && self.token_uri == other.token_uri
@@ -46,7 +46,7 @@ struct Json {
 
 impl ServiceAccount {
     /// Parses the service-account JSON Google issues. Errors never quote it.
-    pub fn from_json(text: &str) -> Result<Self, String> {
+    pub(crate) fn from_json(text: &str) -> Result<Self, String> {
         let j: Json = serde_json::from_str(text).map_err(|e| {
             format!(
                 "not a service-account JSON (line {}): missing or invalid field",
@@ -68,7 +68,7 @@ impl ServiceAccount {
     }
 
     /// The signed assertion: header.claims.signature, base64url each.
-    pub fn assertion(&self, now: u64) -> Result<String, String> {
+    pub(crate) fn assertion(&self, now: u64) -> Result<String, String> {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
         let claims = serde_json::json!({
             "iss": self.client_email,
@@ -90,7 +90,7 @@ impl ServiceAccount {
         Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
 
-    pub async fn mint(&self) -> Result<Minted, String> {
+    pub(crate) async fn mint(&self) -> Result<Minted, String> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

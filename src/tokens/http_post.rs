@@ -16,7 +16,10 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// Token responses are small; anything larger is not one.
 const MAX_BODY: usize = 64 * 1024;
 
-pub async fn post_form<T: DeserializeOwned>(url: &str, form: &[(&str, &str)]) -> Result<T, String> {
+pub(crate) async fn post_form<T: DeserializeOwned>(
+    url: &str,
+    form: &[(&str, &str)],
+) -> Result<T, String> {
     // The same URL rules as provider base URLs (scheme, host, no credentials).
     let target = Upstream::parse(url, None).map_err(|e| format!("token {e}"))?;
     let (tls, host, port) = (target.tls, target.host.as_str(), target.port);
@@ -102,15 +105,15 @@ fn encode_form(form: &[(&str, &str)]) -> String {
 }
 
 #[derive(serde::Deserialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub expires_in: Option<u64>,
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
+    pub(crate) expires_in: Option<u64>,
 }
 
 impl TokenResponse {
     /// Tokens without a stated lifetime are treated as living an hour, the
     /// lifetime both Google and Entra issue.
-    pub fn into_minted(self) -> super::Minted {
+    pub(crate) fn into_minted(self) -> super::Minted {
         super::Minted {
             access_token: self.access_token,
             expires_in: Duration::from_secs(self.expires_in.unwrap_or(3600).max(1)),

@@ -4,7 +4,7 @@
 //! expire; a request only reads the current one (it waits only for the very
 //! first token of a source, and never mints one itself).
 
-pub mod entra;
+pub(crate) mod entra;
 mod google;
 mod http_post;
 
@@ -15,13 +15,13 @@ use arc_swap::ArcSwap;
 use http::HeaderValue;
 use tokio::sync::Notify;
 
-pub use entra::EntraClient;
-pub use google::ServiceAccount;
+pub(crate) use entra::EntraClient;
+pub(crate) use google::ServiceAccount;
 
 /// Why a request cannot have a token: the last mint failed, or the first
 /// one is not done in time. The message names the key, never a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenError(pub String);
+pub(crate) struct TokenError(pub(crate) String);
 
 impl std::fmt::Display for TokenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,7 +36,7 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 const RETRY_FIRST: Duration = Duration::from_secs(2);
 const RETRY_MAX: Duration = Duration::from_secs(60);
 
-pub enum Minter {
+pub(crate) enum Minter {
     Google(ServiceAccount),
     Entra(EntraClient),
 }
@@ -53,9 +53,9 @@ impl Minter {
 }
 
 /// A minted token as the endpoint returned it.
-pub struct Minted {
-    pub access_token: String,
-    pub expires_in: Duration,
+pub(crate) struct Minted {
+    pub(crate) access_token: String,
+    pub(crate) expires_in: Duration,
 }
 
 enum State {
@@ -72,16 +72,16 @@ enum State {
     },
 }
 
-pub struct TokenSource {
+pub(crate) struct TokenSource {
     /// Names the key in logs and errors, e.g. "azure key `eastus`".
-    pub label: String,
+    pub(crate) label: String,
     minter: Minter,
     state: ArcSwap<State>,
     changed: Notify,
 }
 
 impl TokenSource {
-    pub fn new(label: String, minter: Minter) -> Self {
+    pub(crate) fn new(label: String, minter: Minter) -> Self {
         TokenSource {
             label,
             minter,
@@ -91,7 +91,7 @@ impl TokenSource {
     }
 
     /// The `Bearer …` header value to send, waiting only for a first token.
-    pub async fn bearer(&self) -> Result<HeaderValue, TokenError> {
+    pub(crate) async fn bearer(&self) -> Result<HeaderValue, TokenError> {
         let deadline = tokio::time::Instant::now() + FIRST_TOKEN_WAIT;
         loop {
             let notified = self.changed.notified();
@@ -115,14 +115,14 @@ impl TokenSource {
 
     /// Takes over the token of the same credential in the previous config,
     /// so a reload neither mints again nor makes requests wait.
-    pub fn adopt(&self, previous: &TokenSource) {
+    pub(crate) fn adopt(&self, previous: &TokenSource) {
         if self.minter.same_as(&previous.minter) {
             self.state.store(previous.state.load_full());
         }
     }
 
     /// Whether a first mint is still to come.
-    pub fn pending(&self) -> bool {
+    pub(crate) fn pending(&self) -> bool {
         matches!(**self.state.load(), State::Pending)
     }
 
@@ -136,7 +136,7 @@ impl TokenSource {
 
     /// Mints a token now and records the outcome. A failed refresh keeps a
     /// token that is still valid.
-    pub async fn refresh(&self) {
+    pub(crate) async fn refresh(&self) {
         let now = Instant::now();
         let result = match &self.minter {
             Minter::Google(sa) => sa.mint().await,
@@ -198,7 +198,7 @@ impl TokenSource {
 
 /// Runs the refresher on its own thread and runtime: minting never competes
 /// with request handling, and a slow token endpoint delays nothing else.
-pub fn spawn_refresher(sources: impl Fn() -> Vec<Arc<TokenSource>> + Send + 'static) {
+pub(crate) fn spawn_refresher(sources: impl Fn() -> Vec<Arc<TokenSource>> + Send + 'static) {
     let spawned = std::thread::Builder::new()
         .name("strait-tokens".into())
         .spawn(move || {
