@@ -72,7 +72,7 @@ pub(crate) async fn admit(
     }
 
     let mut model = kind
-        .behaviour()
+        .rules()
         .model_in_path(&ctx.client.native_path)
         .map(str::to_string);
     if model.is_none() && provider.model_restricted && body_model.is_none() {

@@ -28,7 +28,7 @@ pub(crate) async fn bind(
             ))
         }
     };
-    let behaviour = provider.kind.behaviour();
+    let behaviour = provider.kind.rules();
     let path = &client.native_path;
     let query = behaviour.upstream_query(key, path, client.query.clone());
     let path = behaviour.upstream_path(key, path);

@@ -70,7 +70,7 @@ pub(crate) fn prepare_upstream_request(
     }
     provider
         .kind
-        .behaviour()
+        .rules()
         .inject_credential(&binding.credential, &ctx.client.native_path, req);
     Ok(())
 }

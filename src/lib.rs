@@ -98,7 +98,6 @@ pub mod facade {
         native_path: &str,
         req: &mut RequestHeader,
     ) {
-        kind.behaviour()
-            .inject_credential(credential, native_path, req);
+        kind.rules().inject_credential(credential, native_path, req);
     }
 }

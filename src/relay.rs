@@ -26,10 +26,7 @@ pub(crate) fn on_response_header(
         .get(http::header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     if let Some(provider) = ctx.provider.as_ref().filter(|_| has_body) {
-        let format = provider
-            .kind
-            .behaviour()
-            .usage_format(&ctx.client.native_path);
+        let format = provider.kind.rules().usage_format(&ctx.client.native_path);
         ctx.response.tap = Some(ResponseTap::new(format, resp));
     }
     // The client gets strait's id; a provider's own id is kept beside it.

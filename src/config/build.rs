@@ -461,7 +461,7 @@ fn provider_config(
     let timeouts = timeouts(c, net);
     let extra_headers = extra_headers(c, net);
 
-    let behaviour = kind.behaviour();
+    let behaviour = kind.rules();
     let shared_upstream = match (&net.base_url, behaviour.default_base_url()) {
         (Some(url), _) if kind == ProviderKind::Azure => {
             c.warn(url, "azure ignores network_config.base_url: each key's azure_key_config.endpoint is used");

@@ -1,7 +1,7 @@
 use http::HeaderValue;
 use pingora::http::RequestHeader;
 
-use super::{set_header, Provider};
+use super::{set_header, ProviderRules};
 use crate::credential::RequestCredential;
 use crate::observe::usage::Format;
 
@@ -10,7 +10,7 @@ pub(crate) struct Anthropic;
 /// Sent only when the client named no version: the SDKs always send their own.
 pub(crate) const DEFAULT_VERSION: HeaderValue = HeaderValue::from_static("2023-06-01");
 
-impl Provider for Anthropic {
+impl ProviderRules for Anthropic {
     fn name(&self) -> &'static str {
         "anthropic"
     }

@@ -1,6 +1,6 @@
 use pingora::http::RequestHeader;
 
-use super::{segment_after, set_header, Provider};
+use super::{segment_after, set_header, ProviderRules};
 use crate::credential::RequestCredential;
 use crate::keys::KeyConfig;
 use crate::observe::usage::Format;
@@ -21,7 +21,7 @@ fn is_anthropic_path(path: &str) -> bool {
     path.starts_with("/anthropic/")
 }
 
-impl Provider for Azure {
+impl ProviderRules for Azure {
     fn name(&self) -> &'static str {
         "azure"
     }

@@ -1,12 +1,12 @@
 use pingora::http::RequestHeader;
 
-use super::{segment_after, set_header, Provider};
+use super::{segment_after, set_header, ProviderRules};
 use crate::credential::RequestCredential;
 use crate::observe::usage::Format;
 
 pub(crate) struct Gemini;
 
-impl Provider for Gemini {
+impl ProviderRules for Gemini {
     fn name(&self) -> &'static str {
         "gemini"
     }

@@ -37,14 +37,14 @@ impl ProviderKind {
     ];
 
     pub(crate) fn name(self) -> &'static str {
-        self.behaviour().name()
+        self.rules().name()
     }
 
     pub(crate) fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    pub(crate) fn behaviour(self) -> &'static dyn Provider {
+    pub(crate) fn rules(self) -> &'static dyn ProviderRules {
         match self {
             ProviderKind::OpenAi => &openai::OpenAi,
             ProviderKind::Anthropic => &anthropic::Anthropic,
@@ -60,7 +60,7 @@ impl ProviderKind {
 }
 
 /// What differs between providers on the request path.
-pub trait Provider: Send + Sync {
+pub(crate) trait ProviderRules: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Base URL used when `network_config.base_url` is not set; `None` when

@@ -1,12 +1,12 @@
 use pingora::http::RequestHeader;
 
-use super::{set_header, Provider};
+use super::{set_header, ProviderRules};
 use crate::credential::RequestCredential;
 use crate::observe::usage::Format;
 
 pub(crate) struct OpenAi;
 
-impl Provider for OpenAi {
+impl ProviderRules for OpenAi {
     fn name(&self) -> &'static str {
         "openai"
     }

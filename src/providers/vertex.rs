@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use pingora::http::RequestHeader;
 
-use super::{segment_after, set_header, Provider};
+use super::{segment_after, set_header, ProviderRules};
 use crate::credential::RequestCredential;
 use crate::keys::KeyConfig;
 use crate::observe::usage::Format;
@@ -66,7 +66,7 @@ fn rewrite(path: &str, project: &str, region: &str) -> String {
     format!("{version}{target}{publisher}{rest}")
 }
 
-impl Provider for Vertex {
+impl ProviderRules for Vertex {
     fn name(&self) -> &'static str {
         "vertex"
     }
