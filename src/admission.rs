@@ -174,3 +174,6 @@ fn check_header_limits(req: &RequestHeader, limits: &Limits) -> Result<(), Gatew
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,6 +8,8 @@ use std::time::Duration;
 use http::Method;
 use pingora_limits::inflight::{Guard, Inflight};
 use pingora_limits::rate::Rate;
+#[cfg(test)]
+use regex::RegexSet;
 
 use crate::errors::{ErrorKind, GatewayError};
 use crate::providers::ProviderKind;
@@ -101,5 +103,87 @@ impl KeyPolicy {
             .with_retry_after(1));
         }
         Ok(Some(Slot(guard)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> KeyPolicy {
+        KeyPolicy {
+            providers: Some(vec![ProviderKind::OpenAi]),
+            methods: Some(vec![Method::POST]),
+            paths: Some(RegexSet::new(["^/v1/chat/"]).unwrap()),
+            ..KeyPolicy::default()
+        }
+    }
+
+    #[test]
+    fn route_level_checks_name_what_is_refused() {
+        let p = policy();
+        let ok = p.allows(
+            "k",
+            ProviderKind::OpenAi,
+            &Method::POST,
+            "/v1/chat/completions",
+        );
+        assert!(ok.is_ok());
+        let cases = [
+            (
+                ProviderKind::Anthropic,
+                Method::POST,
+                "/v1/chat/x",
+                "provider anthropic",
+            ),
+            (
+                ProviderKind::OpenAi,
+                Method::GET,
+                "/v1/chat/x",
+                "method GET",
+            ),
+            (ProviderKind::OpenAi, Method::POST, "/v1/files", "this path"),
+        ];
+        for (kind, method, path, says) in cases {
+            let e = p.allows("k", kind, &method, path).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::NotAllowed);
+            assert!(e.message.contains(says), "{}", e.message);
+        }
+        assert!(KeyPolicy::default()
+            .allows("k", ProviderKind::Vertex, &Method::DELETE, "/x")
+            .is_ok());
+    }
+
+    #[test]
+    fn requests_per_minute_are_counted_per_key() {
+        let p = KeyPolicy {
+            requests_per_minute: Some(2),
+            ..KeyPolicy::default()
+        };
+        // Counters are process-wide and keyed by name: unique names here.
+        assert!(p.admit("rpm-a").is_ok());
+        assert!(p.admit("rpm-a").is_ok());
+        let e = p.admit("rpm-a").err().expect("the third is refused");
+        assert_eq!((e.kind, e.status()), (ErrorKind::RateLimited, 429));
+        assert!(e.retry_after.is_some_and(|s| (1..=60).contains(&s)));
+        assert!(p.admit("rpm-b").is_ok(), "another key has its own count");
+    }
+
+    #[test]
+    fn a_slot_is_held_until_the_request_ends() {
+        let p = KeyPolicy {
+            max_concurrent: Some(1),
+            ..KeyPolicy::default()
+        };
+        let first = p.admit("conc-a").unwrap();
+        assert!(first.is_some());
+        let e = p.admit("conc-a").err().expect("the second is refused");
+        assert_eq!(
+            (e.kind, e.retry_after),
+            (ErrorKind::ConcurrencyLimited, Some(1))
+        );
+        drop(first);
+        assert!(p.admit("conc-a").unwrap().is_some());
+        assert!(KeyPolicy::default().admit("conc-a").unwrap().is_none());
     }
 }

@@ -63,6 +63,23 @@ impl ModelFilter {
     }
 }
 
+/// A key as a test needs one: a static secret, at a loopback address that
+/// is never contacted.
+#[cfg(test)]
+pub(crate) fn test_key(name: &str, weight: f64, models: Option<&[&str]>) -> KeyConfig {
+    KeyConfig {
+        name: name.into(),
+        credential: Credential::Key(crate::credential::Secret::new("k").unwrap()),
+        missing_env: None,
+        weight,
+        models: ModelFilter::from_list(models.map(|m| m.iter().map(|s| s.to_string()).collect())),
+        upstream: Arc::new(Upstream::parse("http://127.0.0.1:1", None).unwrap()),
+        api_version: None,
+        vertex: None,
+        cooldown: Cooldown::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! and the cool-down that sets a key aside after a 429.
 
 mod cooldown;
-mod key;
+pub(crate) mod key;
 mod select;
 
 pub(crate) use cooldown::{retry_after, Cooldown};

@@ -111,39 +111,14 @@ fn no_key(provider: Keys<'_>, model: Option<&str>) -> GatewayError {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::Duration;
 
     use super::*;
-    use crate::credential::{Credential, Secret};
-    use crate::keys::{Cooldown, ModelFilter};
-    use crate::upstream::Upstream;
-
-    fn key(name: &str, weight: f64, models: Option<&[&str]>, credential: Credential) -> KeyConfig {
-        KeyConfig {
-            name: name.into(),
-            credential,
-            missing_env: None,
-            weight,
-            models: ModelFilter::from_list(
-                models.map(|m| m.iter().map(|s| s.to_string()).collect()),
-            ),
-            upstream: Arc::new(Upstream::parse("http://127.0.0.1:1", None).unwrap()),
-            api_version: None,
-            vertex: None,
-            cooldown: Cooldown::default(),
-        }
-    }
-
-    fn secret() -> Credential {
-        Credential::Key(Secret::new("k").unwrap())
-    }
+    use crate::credential::Credential;
+    use crate::keys::key::test_key as key;
 
     fn two_keys() -> Vec<KeyConfig> {
-        vec![
-            key("a", 1.0, None, secret()),
-            key("b", 3.0, Some(&["gpt-4o", "o3*"]), secret()),
-        ]
+        vec![key("a", 1.0, None), key("b", 3.0, Some(&["gpt-4o", "o3*"]))]
     }
 
     fn openai(keys: &[KeyConfig]) -> Keys<'_> {
@@ -172,7 +147,8 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::ProviderNotConfigured);
         assert!(e.message.contains("no keys configured"), "{}", e.message);
 
-        let mut unset = key("a", 1.0, None, Credential::Disabled);
+        let mut unset = key("a", 1.0, None);
+        unset.credential = Credential::Disabled;
         unset.missing_env = Some("UNSET_OPENAI_KEY".into());
         let keys = [unset];
         let e = select_with(openai(&keys), None, &[], 0.5).unwrap_err();
@@ -182,7 +158,7 @@ mod tests {
         );
         assert!(e.message.contains("UNSET_OPENAI_KEY"), "{}", e.message);
 
-        let keys = [key("a", 1.0, Some(&["gpt-4o"]), secret())];
+        let keys = [key("a", 1.0, Some(&["gpt-4o"]))];
         let e = select_with(openai(&keys), Some("gpt-5"), &[], 0.5).unwrap_err();
         assert_eq!((e.kind.status(), e.kind), (400, ErrorKind::ModelNotAllowed));
         let e = select_with(openai(&keys), None, &[], 0.5).unwrap_err();

@@ -5,6 +5,9 @@ mod limits;
 mod provider;
 mod virtual_keys;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 use std::sync::Arc;
 
 pub(crate) use limits::Limits;
@@ -91,5 +94,50 @@ impl Snapshot {
 
     fn keys(&self) -> impl Iterator<Item = &KeyConfig> {
         self.providers.iter().flatten().flat_map(|p| p.keys.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::testing::{provider, snapshot};
+    use crate::keys::key::test_key;
+    use crate::providers::ProviderKind;
+
+    #[test]
+    fn a_reload_keeps_cooldowns_by_key_name() {
+        let old = snapshot(
+            vec![],
+            vec![provider(
+                ProviderKind::OpenAi,
+                vec![test_key("a", 1.0, None), test_key("b", 1.0, None)],
+            )],
+        );
+        old.provider(ProviderKind::OpenAi).unwrap().keys[0]
+            .cooldown
+            .start(Duration::from_secs(30));
+        let new = snapshot(
+            vec![],
+            vec![provider(
+                ProviderKind::OpenAi,
+                vec![test_key("b", 1.0, None), test_key("a", 2.0, None)],
+            )],
+        );
+        new.adopt_from(&old);
+        let keys = &new.provider(ProviderKind::OpenAi).unwrap().keys;
+        assert!(keys[1].cooldown.active(), "key a is still cooling");
+        assert!(!keys[0].cooldown.active());
+        // Another provider's key of the same name is another key.
+        let other = snapshot(
+            vec![],
+            vec![provider(
+                ProviderKind::Anthropic,
+                vec![test_key("a", 1.0, None)],
+            )],
+        );
+        other.adopt_from(&old);
+        let keys = &other.provider(ProviderKind::Anthropic).unwrap().keys;
+        assert!(!keys[0].cooldown.active());
     }
 }

@@ -137,60 +137,66 @@ impl TokenSource {
     /// Mints a token now and records the outcome. A failed refresh keeps a
     /// token that is still valid.
     pub(crate) async fn refresh(&self) {
-        let now = Instant::now();
         let result = match &self.minter {
             Minter::Google(sa) => sa.mint().await,
             Minter::Entra(c) => c.mint().await,
         };
-        let next = match result {
-            Ok(m) => match HeaderValue::from_str(&format!("Bearer {}", m.access_token)) {
-                Ok(mut bearer) => {
-                    bearer.set_sensitive(true);
-                    let margin = REFRESH_MARGIN.min(m.expires_in / 4);
-                    log::info!(
-                        "access token for {} minted, valid {}s",
-                        self.label,
-                        m.expires_in.as_secs()
-                    );
-                    State::Ready {
-                        bearer,
-                        expires_at: now + m.expires_in,
-                        refresh_at: now + m.expires_in - margin,
-                    }
-                }
-                Err(_) => self.failed("the token endpoint returned an unusable token".into()),
-            },
-            Err(why) => self.failed(why),
-        };
+        let next = next_state(&self.state.load(), result, &self.label, Instant::now());
         self.state.store(Arc::new(next));
         self.changed.notify_waiters();
     }
+}
 
-    fn failed(&self, why: String) -> State {
-        let message = format!("cannot get an access token for {}: {why}", self.label);
-        let previous = self.state.load();
-        let backoff = match &**previous {
-            State::Failed { backoff, .. } => (*backoff * 2).min(RETRY_MAX),
-            _ => RETRY_FIRST,
-        };
-        match &**previous {
-            State::Ready {
-                bearer, expires_at, ..
-            } if *expires_at > Instant::now() + backoff => {
-                log::warn!("{message}; the current token stays in use");
-                State::Ready {
-                    bearer: bearer.clone(),
-                    expires_at: *expires_at,
-                    refresh_at: Instant::now() + backoff,
-                }
+/// The state after a mint: a new token is refreshed well before it
+/// expires; a failure is retried with a doubling back-off, and a token
+/// still valid for longer than that back-off stays in use meanwhile.
+fn next_state(
+    previous: &State,
+    result: Result<Minted, String>,
+    label: &str,
+    now: Instant,
+) -> State {
+    let why = match result {
+        Ok(m) => match HeaderValue::from_str(&format!("Bearer {}", m.access_token)) {
+            Ok(mut bearer) => {
+                bearer.set_sensitive(true);
+                let margin = REFRESH_MARGIN.min(m.expires_in / 4);
+                log::info!(
+                    "access token for {label} minted, valid {}s",
+                    m.expires_in.as_secs()
+                );
+                return State::Ready {
+                    bearer,
+                    expires_at: now + m.expires_in,
+                    refresh_at: now + m.expires_in - margin,
+                };
             }
-            _ => {
-                log::error!("{message}");
-                State::Failed {
-                    message,
-                    retry_at: Instant::now() + backoff,
-                    backoff,
-                }
+            Err(_) => "the token endpoint returned an unusable token".to_string(),
+        },
+        Err(why) => why,
+    };
+    let message = format!("cannot get an access token for {label}: {why}");
+    let backoff = match previous {
+        State::Failed { backoff, .. } => (*backoff * 2).min(RETRY_MAX),
+        _ => RETRY_FIRST,
+    };
+    match previous {
+        State::Ready {
+            bearer, expires_at, ..
+        } if *expires_at > now + backoff => {
+            log::warn!("{message}; the current token stays in use");
+            State::Ready {
+                bearer: bearer.clone(),
+                expires_at: *expires_at,
+                refresh_at: now + backoff,
+            }
+        }
+        _ => {
+            log::error!("{message}");
+            State::Failed {
+                message,
+                retry_at: now + backoff,
+                backoff,
             }
         }
     }
@@ -223,3 +229,6 @@ pub(crate) fn spawn_refresher(sources: impl Fn() -> Vec<Arc<TokenSource>> + Send
         log::error!("cannot start the token refresher thread: {e}");
     }
 }
+
+#[cfg(test)]
+mod tests;
