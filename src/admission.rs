@@ -176,4 +176,6 @@ fn check_header_limits(req: &RequestHeader, limits: &Limits) -> Result<(), Gatew
 }
 
 #[cfg(test)]
+mod session_tests;
+#[cfg(test)]
 mod tests;

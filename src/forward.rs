@@ -78,3 +78,67 @@ pub(crate) fn prepare_upstream_request(
 fn unbound() -> GatewayError {
     GatewayError::new(ErrorKind::InternalError, "no provider key bound")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::binding::bind;
+    use crate::keys::key::test_key;
+    use crate::providers::ProviderKind;
+    use crate::snapshot::testing::provider;
+
+    #[tokio::test]
+    async fn the_provider_gets_its_credential_and_nothing_of_the_client() {
+        let mut p = provider(ProviderKind::OpenAi, vec![test_key("a", 1.0, None)]);
+        p.extra_headers.push((
+            "openai-organization".parse().unwrap(),
+            "org-1".parse().unwrap(),
+        ));
+        let mut ctx = RequestCtx::new();
+        ctx.client.native_path = "/v1/chat/completions".into();
+        ctx.client.query = "stream=true".into();
+        ctx.binding = Some(bind(&p, 0, &ctx.client).await.unwrap());
+        ctx.provider = Some(Arc::new(p));
+
+        let mut req = RequestHeader::build(
+            "POST",
+            b"/openai_passthrough/v1/chat/completions?key=vk",
+            None,
+        )
+        .unwrap();
+        for (k, v) in [
+            ("authorization", "Bearer vk-a"),
+            ("x-strait-key", "vk-a"),
+            ("cookie", "c=1"),
+            ("connection", "keep-alive, x-secret"),
+            ("te", "trailers"),
+            ("accept-encoding", "gzip"),
+            ("host", "gateway.internal"),
+            ("content-type", "application/json"),
+        ] {
+            req.append_header(k, v).unwrap();
+        }
+        prepare_upstream_request(&ctx, &mut req).unwrap();
+        assert_eq!(req.uri, "/v1/chat/completions?stream=true");
+        let h = |n: &str| req.headers.get(n).map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(h("authorization").as_deref(), Some("Bearer k"));
+        assert_eq!(h("host").as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(h("accept-encoding").as_deref(), Some("identity"));
+        assert_eq!(h("openai-organization").as_deref(), Some("org-1"));
+        assert_eq!(h("content-type").as_deref(), Some("application/json"));
+        for gone in ["x-strait-key", "cookie", "connection", "te"] {
+            assert_eq!(h(gone), None, "{gone}");
+        }
+    }
+
+    #[test]
+    fn an_unbound_request_is_an_internal_error_not_a_panic() {
+        let ctx = RequestCtx::new();
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        let e = prepare_upstream_request(&ctx, &mut req).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InternalError);
+        assert!(peer(&ctx).is_err());
+    }
+}

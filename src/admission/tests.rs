@@ -69,7 +69,10 @@ fn the_head_is_checked_in_order() {
         (
             "POST",
             "/openai_passthrough/v1/chat/completions",
-            &[("authorization", "Bearer vk-a"), ("content-length", "2048")][..],
+            &[
+                ("authorization", "Bearer vk-a"),
+                ("content-length", "2097152"),
+            ][..],
             ErrorKind::BodyTooLarge,
         ),
         (

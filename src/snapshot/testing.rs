@@ -9,7 +9,7 @@ use crate::providers::ProviderKind;
 use crate::upstream::Timeouts;
 
 pub(crate) const LIMITS: Limits = Limits {
-    max_body_bytes: 1024,
+    max_body_bytes: 1024 * 1024,
     max_header_bytes: 4096,
     max_headers: 20,
     client_read_timeout: std::time::Duration::from_secs(5),
