@@ -1,16 +1,22 @@
 //! Loading the YAML config: parse, resolve `env.` references, validate, and
 //! build the immutable [`Snapshot`] plus the process-level [`Settings`].
 
-mod build;
+mod checker;
 mod defaults;
+mod keys;
+mod limits;
+mod providers;
 pub mod schema;
+mod settings;
+mod virtual_keys;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use build::{Settings, TlsListen};
+pub use settings::{Settings, TlsListen};
 
 use crate::snapshot::Snapshot;
+use checker::{Checker, Context};
 
 /// One problem found in the config, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,15 +119,31 @@ pub fn load_str(
             message: first_line(&e.to_string()),
         }]
     })?;
-    build::build(
+    build(
         raw,
-        &build::Context {
+        &Context {
             file,
             base_dir: PathBuf::from(base_dir),
             mode,
             env,
         },
     )
+}
+
+/// Every section is checked even after an error, so that one run reports
+/// all of them.
+fn build(raw: schema::RawConfig, ctx: &Context<'_>) -> Result<Loaded, Vec<Diagnostic>> {
+    let mut c = Checker::new(ctx);
+    let virtual_keys = virtual_keys::virtual_keys(&mut c, &raw);
+    let settings = settings::settings(&mut c, &raw, virtual_keys.is_open());
+    let limits = limits::limits(&mut c, &raw.limits);
+    let providers = providers::providers(&mut c, &raw);
+    let warnings = c.finish()?;
+    Ok(Loaded {
+        snapshot: Snapshot::new(virtual_keys, providers, limits),
+        settings,
+        warnings,
+    })
 }
 
 /// serde-saphyr renders "error: line L column C: message" and a source
