@@ -13,7 +13,7 @@ mod virtual_keys;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use settings::{Settings, TlsListen};
+pub use settings::{ServerSettings, Settings, TlsListen};
 
 use crate::snapshot::Snapshot;
 use checker::{Checker, Context};

@@ -115,10 +115,10 @@ fn provider_config(
     let max_attempts = match &p.max_attempts {
         Some(m) if m.value == 0 || m.value > 10 => {
             c.error(m, "max_attempts must be between 1 and 10");
-            3
+            defaults::MAX_ATTEMPTS
         }
         Some(m) => m.value,
-        None => 3,
+        None => defaults::MAX_ATTEMPTS,
     };
     Some(ProviderConfig {
         kind,

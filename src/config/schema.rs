@@ -28,8 +28,7 @@ pub struct RawConfig {
     pub metrics: RawMetrics,
     #[serde(default)]
     pub reload: RawReload,
-    #[serde(default)]
-    pub allow_unauthenticated: bool,
+    pub allow_unauthenticated: Option<bool>,
     #[serde(default)]
     pub virtual_keys: Vec<S<RawVirtualKey>>,
     #[serde(default)]
@@ -138,8 +137,7 @@ pub struct RawKey {
     pub value: Option<S<String>>,
     pub weight: Option<S<f64>>,
     pub models: Option<Vec<String>>,
-    #[serde(default = "yes")]
-    pub enabled: bool,
+    pub enabled: Option<bool>,
     pub azure_key_config: Option<S<RawAzureKeyConfig>>,
     // Bifrost fields accepted for compatibility, not acted on.
     pub id: Option<S<IgnoredAny>>,
@@ -159,10 +157,6 @@ pub struct RawVertexKeyConfig {
     pub auth_credentials: Option<S<String>>,
     pub project_number: Option<S<IgnoredAny>>,
     pub deployments: Option<S<IgnoredAny>>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Deserialize)]

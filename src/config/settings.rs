@@ -4,11 +4,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
 use super::checker::Checker;
+use super::defaults;
 use super::schema::{RawConfig, RawServer};
+use crate::observe::AccessLogTarget;
 
 /// Process-level settings: read at start, not swapped by a reload.
 #[derive(Debug, Clone)]
@@ -17,15 +20,14 @@ pub struct Settings {
     /// Listeners that terminate TLS.
     pub tls_listen: Vec<TlsListen>,
     pub admin_listen: Option<SocketAddr>,
-    pub server: RawServer,
-    /// `None`: access log off; `Some(None)`: stdout; `Some(Some(path))`: file.
-    pub access_log: Option<Option<PathBuf>>,
+    pub server: ServerSettings,
+    pub access_log: AccessLogTarget,
     /// `metrics.max_model_labels`.
     pub max_model_labels: usize,
     /// `reload.watch`.
     pub watch: bool,
     /// `reload.debounce_ms`.
-    pub debounce: std::time::Duration,
+    pub debounce: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,25 @@ pub struct TlsListen {
     pub addr: SocketAddr,
     pub cert: PathBuf,
     pub key: PathBuf,
+}
+
+/// The `server:` block with its defaults applied. An `Option` is left to
+/// Pingora's own default, which strait has no reason to restate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    pub threads: usize,
+    pub daemon: bool,
+    pub work_stealing: bool,
+    pub grace_period_seconds: u64,
+    pub graceful_shutdown_timeout_seconds: u64,
+    /// After SIGTERM, how long to keep serving with `/readyz` failing.
+    pub drain_delay: Duration,
+    pub pid_file: Option<String>,
+    pub upgrade_sock: Option<String>,
+    pub error_log: Option<String>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub upstream_keepalive_pool_size: Option<usize>,
 }
 
 impl Settings {
@@ -44,10 +65,7 @@ impl Settings {
             ("tls_listen", format!("{:?}", self.tls_listen)),
             ("admin_listen", format!("{:?}", self.admin_listen)),
             ("access_log", format!("{:?}", self.access_log)),
-            (
-                "server.threads",
-                format!("{:?}", s.threads.as_ref().map(|t| t.value)),
-            ),
+            ("server.threads", format!("{:?}", s.threads)),
             ("server.pid_file", format!("{:?}", s.pid_file)),
             ("server.upgrade_sock", format!("{:?}", s.upgrade_sock)),
             ("server.error_log", format!("{:?}", s.error_log)),
@@ -65,7 +83,7 @@ impl Settings {
             ),
             (
                 "server.drain_delay_seconds",
-                format!("{:?}", s.drain_delay_seconds),
+                format!("{:?}", s.drain_delay.as_secs()),
             ),
             (
                 "server.upstream_keepalive_pool_size",
@@ -75,39 +93,41 @@ impl Settings {
     }
 }
 
-const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-
 /// `open`: no virtual keys are configured, so anyone who reaches a
 /// listener may use the providers' keys.
 pub(crate) fn settings(c: &mut Checker, raw: &RawConfig, open: bool) -> Settings {
     let listen = listeners(c, raw);
     let admin_listen = raw.admin_listen.as_ref().and_then(|a| socket_addr(c, a));
-    if let Some(t) = &raw.server.threads {
-        if t.value == 0 {
-            c.error(t, "server.threads must be at least 1");
-        }
-    }
+    let server = server(c, &raw.server);
     let tls_listen = tls_listeners(c, raw);
-    if open && !raw.allow_unauthenticated {
+    if open
+        && !raw
+            .allow_unauthenticated
+            .unwrap_or(defaults::ALLOW_UNAUTHENTICATED)
+    {
         refuse_open(c, raw, &listen, &tls_listen);
     }
     let access_log = match raw.access_log.as_ref().map(|s| s.value.as_str()) {
-        None | Some("-") => Some(None),
-        Some("off") => None,
-        Some(path) => Some(Some(c.base_dir().join(path))),
+        None => defaults::ACCESS_LOG,
+        Some("-") => AccessLogTarget::Stdout,
+        Some("off") => AccessLogTarget::Off,
+        Some(path) => AccessLogTarget::File(c.base_dir().join(path)),
     };
     Settings {
         listen,
         tls_listen,
         admin_listen,
-        server: raw.server.clone(),
+        server,
         access_log,
         max_model_labels: raw
             .metrics
             .max_model_labels
-            .unwrap_or(crate::observe::metrics::DEFAULT_MODEL_LABELS),
-        watch: raw.reload.watch.unwrap_or(false),
-        debounce: std::time::Duration::from_millis(raw.reload.debounce_ms.unwrap_or(500)),
+            .unwrap_or(defaults::MAX_MODEL_LABELS),
+        watch: raw.reload.watch.unwrap_or(defaults::RELOAD_WATCH),
+        debounce: raw
+            .reload
+            .debounce_ms
+            .map_or(defaults::RELOAD_DEBOUNCE, Duration::from_millis),
     }
 }
 
@@ -123,7 +143,7 @@ fn socket_addr(c: &mut Checker, at: &Spanned<String>) -> Option<SocketAddr> {
 
 fn listeners(c: &mut Checker, raw: &RawConfig) -> Vec<SocketAddr> {
     let Some(list) = &raw.listen else {
-        return vec![DEFAULT_LISTEN.parse().expect("valid default")];
+        return vec![defaults::LISTEN];
     };
     if list.value.is_empty() {
         c.error(list, "listen needs at least one address");
@@ -132,6 +152,38 @@ fn listeners(c: &mut Checker, raw: &RawConfig) -> Vec<SocketAddr> {
         .iter()
         .filter_map(|a| socket_addr(c, a))
         .collect()
+}
+
+fn server(c: &mut Checker, raw: &RawServer) -> ServerSettings {
+    let d = defaults::server();
+    let threads = match &raw.threads {
+        Some(t) if t.value == 0 => {
+            c.error(t, "server.threads must be at least 1");
+            d.threads
+        }
+        Some(t) => t.value,
+        None => d.threads,
+    };
+    ServerSettings {
+        threads,
+        daemon: raw.daemon.unwrap_or(d.daemon),
+        work_stealing: raw.work_stealing.unwrap_or(d.work_stealing),
+        grace_period_seconds: raw.grace_period_seconds.unwrap_or(d.grace_period_seconds),
+        graceful_shutdown_timeout_seconds: raw
+            .graceful_shutdown_timeout_seconds
+            .unwrap_or(d.graceful_shutdown_timeout_seconds),
+        drain_delay: raw
+            .drain_delay_seconds
+            .map_or(d.drain_delay, Duration::from_secs),
+        pid_file: raw.pid_file.clone().or(d.pid_file),
+        upgrade_sock: raw.upgrade_sock.clone().or(d.upgrade_sock),
+        error_log: raw.error_log.clone().or(d.error_log),
+        user: raw.user.clone().or(d.user),
+        group: raw.group.clone().or(d.group),
+        upstream_keepalive_pool_size: raw
+            .upstream_keepalive_pool_size
+            .or(d.upstream_keepalive_pool_size),
+    }
 }
 
 fn tls_listeners(c: &mut Checker, raw: &RawConfig) -> Vec<TlsListen> {

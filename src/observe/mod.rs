@@ -11,7 +11,7 @@ pub mod usage;
 #[cfg(test)]
 mod tap_tests;
 
-pub use access_log::AccessLog;
+pub use access_log::{AccessLog, AccessLogTarget};
 pub use call::account;
 
 use http::HeaderValue;

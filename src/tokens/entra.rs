@@ -3,9 +3,6 @@
 use super::http_post::{post_form, TokenResponse};
 use super::Minted;
 
-pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
-pub const DEFAULT_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
-
 #[derive(PartialEq, Eq)]
 pub struct EntraClient {
     pub authority_host: String,

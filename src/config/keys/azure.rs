@@ -6,9 +6,9 @@ use serde_saphyr::Spanned;
 
 use super::Target;
 use crate::config::checker::{Checker, Lookup};
+use crate::config::defaults;
 use crate::config::providers::upstream;
 use crate::config::schema::{RawAzureKeyConfig, RawKey};
-use crate::tokens::entra::{DEFAULT_AUTHORITY, DEFAULT_SCOPE};
 use crate::tokens::{EntraClient, Minter};
 
 pub(super) fn target(
@@ -76,19 +76,19 @@ fn entra(c: &mut Checker, what: &str, az: &RawAzureKeyConfig) -> Option<Result<M
             Lookup::Unset(var) => return Some(Err(var)),
         }
     }
-    let authority_host = az
-        .authority_host
-        .as_ref()
-        .map_or(DEFAULT_AUTHORITY.to_string(), |a| {
-            if !(a.value.starts_with("https://") || a.value.starts_with("http://")) {
-                c.error(a, format!("{what}: authority_host must be an http(s) URL"));
-            }
-            a.value.clone()
-        });
+    let authority_host =
+        az.authority_host
+            .as_ref()
+            .map_or(defaults::ENTRA_AUTHORITY.to_string(), |a| {
+                if !(a.value.starts_with("https://") || a.value.starts_with("http://")) {
+                    c.error(a, format!("{what}: authority_host must be an http(s) URL"));
+                }
+                a.value.clone()
+            });
     let scope = az
         .scopes
         .as_ref()
-        .map_or(DEFAULT_SCOPE.to_string(), |s| s.value.join(" "));
+        .map_or(defaults::ENTRA_SCOPE.to_string(), |s| s.value.join(" "));
     let [client_id, client_secret, tenant_id]: [String; 3] = values.try_into().ok()?;
     // It becomes a path segment of the token URL.
     if !tenant_id

@@ -10,6 +10,7 @@ use rustls_pki_types::CertificateDer;
 use serde_saphyr::Spanned;
 
 use super::checker::{Checker, Lookup};
+use super::defaults;
 use super::schema::RawKey;
 use crate::credential::{Credential, Secret};
 use crate::keys::{KeyConfig, ModelFilter, VertexTarget};
@@ -67,10 +68,10 @@ pub(super) fn key_config(
                 w,
                 format!("{what}: weight must be a positive number up to {MAX_WEIGHT}"),
             );
-            1.0
+            defaults::KEY_WEIGHT
         }
         Some(w) => w.value,
-        None => 1.0,
+        None => defaults::KEY_WEIGHT,
     };
 
     let target = match (kind, &k.azure_key_config, &k.vertex_key_config) {
@@ -145,7 +146,7 @@ pub(super) fn key_config(
             None => Credential::Disabled,
         },
     };
-    let credential = if k.enabled {
+    let credential = if k.enabled.unwrap_or(defaults::KEY_ENABLED) {
         credential
     } else {
         Credential::Disabled
