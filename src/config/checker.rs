@@ -50,6 +50,7 @@ impl<'a, 'c> Checker<'a, 'c> {
             line: at.referenced.line(),
             column: at.referenced.column(),
             message,
+            unset_env: None,
         }
     }
 
@@ -87,9 +88,15 @@ impl<'a, 'c> Checker<'a, 'c> {
             Some(s) if !s.trim().is_empty() => Some(Lookup::Value(s.trim().to_string())),
             _ => {
                 let msg = format!("{what}: environment variable {name} is not set");
+                let msg = match self.ctx.mode {
+                    Mode::Check => msg,
+                    Mode::Run => format!("{msg}; it is disabled"),
+                };
+                let mut d = self.diag(value, msg);
+                d.unset_env = Some(name.to_string());
                 match self.ctx.mode {
-                    Mode::Check => self.error(value, msg),
-                    Mode::Run => self.warn(value, format!("{msg}; it is disabled")),
+                    Mode::Check => self.errors.push(d),
+                    Mode::Run => self.warnings.push(d),
                 }
                 Some(Lookup::Unset(name.to_string()))
             }

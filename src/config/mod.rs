@@ -26,6 +26,9 @@ pub struct Diagnostic {
     pub line: u64,
     pub column: u64,
     pub message: String,
+    /// The `env.` variable this is about, when it is one that is unset: a
+    /// reload cannot see a variable set after the process started.
+    pub unset_env: Option<String>,
 }
 
 impl Diagnostic {
@@ -36,6 +39,7 @@ impl Diagnostic {
             line: 0,
             column: 0,
             message: message.into(),
+            unset_env: None,
         }
     }
 }
@@ -117,6 +121,7 @@ pub fn load_str(
             line,
             column,
             message: first_line(&e.to_string()),
+            unset_env: None,
         }]
     })?;
     build(
