@@ -8,6 +8,8 @@ mod limits;
 mod providers;
 pub mod schema;
 mod settings;
+#[cfg(test)]
+mod tests;
 mod virtual_keys;
 
 use std::fmt;
