@@ -135,7 +135,7 @@ impl Reloader {
             warnings,
         } = loaded;
         for w in &warnings {
-            if w.message.contains("environment variable") {
+            if w.unset_env.is_some() {
                 log::warn!(
                     "{w} (the environment is read when strait starts: a new variable \
                      needs a restart or a binary upgrade)"

@@ -30,18 +30,16 @@ use crate::shutdown::{Signals, UpgradeCommand};
 fn server_conf(settings: &Settings, daemon: bool) -> ServerConf {
     let s = &settings.server;
     let mut conf = ServerConf {
-        threads: s.threads.as_ref().map_or_else(default_threads, |t| t.value),
-        daemon: daemon || s.daemon.unwrap_or(false),
+        threads: s.threads,
+        daemon: daemon || s.daemon,
         // Pingora sleeps this long after the listeners close; strait exits
         // as soon as nothing is in flight (see shutdown.rs), so it is a bound.
-        grace_period_seconds: Some(s.grace_period_seconds.unwrap_or(DEFAULT_GRACE)),
-        graceful_shutdown_timeout_seconds: Some(s.graceful_shutdown_timeout_seconds.unwrap_or(5)),
+        grace_period_seconds: Some(s.grace_period_seconds),
+        graceful_shutdown_timeout_seconds: Some(s.graceful_shutdown_timeout_seconds),
         // Failover is bounded per provider (`max_attempts`) by the proxy
         // hooks; this is only Pingora's outer bound.
         max_retries: 10,
-        // One runtime per thread, like nginx's workers: no cross-thread
-        // wake-ups per request (BENCHMARKS.md: +17% requests/s).
-        work_stealing: s.work_stealing.unwrap_or(false),
+        work_stealing: s.work_stealing,
         error_log: s.error_log.clone(),
         user: s.user.clone(),
         group: s.group.clone(),
@@ -57,13 +55,6 @@ fn server_conf(settings: &Settings, daemon: bool) -> ServerConf {
         conf.upstream_keepalive_pool_size = n;
     }
     conf
-}
-
-/// The longest a stream may keep a stopping process alive, by default.
-const DEFAULT_GRACE: u64 = 300;
-
-fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Port 0 means "any free port": one is picked here so the address can be
@@ -114,7 +105,7 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         upgrade_sock: PathBuf::from(&conf.upgrade_sock),
         config: config_path.clone(),
     };
-    let drain_delay = Duration::from_secs(settings.server.drain_delay_seconds.unwrap_or(0));
+    let drain_delay = settings.server.drain_delay;
     let pingora_opt = Opt {
         upgrade: opts.upgrade,
         daemon: conf.daemon,

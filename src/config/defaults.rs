@@ -1,10 +1,50 @@
 //! Every default value of the config file, in one place: what a setting is
-//! when the file does not name it. README and `conf/strait.yaml` quote these.
+//! when the file does not name it. README and `conf/strait.yaml` quote these;
+//! the modules that act on a setting get the value from here, through
+//! [`super::Settings`] or the snapshot, and keep no default of their own.
 
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
+use super::settings::ServerSettings;
+use crate::observe::AccessLogTarget;
 use crate::snapshot::Limits;
 use crate::upstream::Timeouts;
+
+/// Loopback only: a gateway with no virtual keys must not be reachable from
+/// elsewhere by accident.
+pub(crate) const LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
+
+pub(crate) const ACCESS_LOG: AccessLogTarget = AccessLogTarget::Stdout;
+
+/// Distinct `model` label values before the rest are counted as `other`.
+pub(crate) const MAX_MODEL_LABELS: usize = 100;
+
+pub(crate) const RELOAD_WATCH: bool = false;
+/// Long enough for an editor's write-then-rename to be one change.
+pub(crate) const RELOAD_DEBOUNCE: Duration = Duration::from_millis(500);
+
+/// The `server:` block when the file leaves a field out; `None` leaves the
+/// field to Pingora's own default.
+pub(crate) fn server() -> ServerSettings {
+    ServerSettings {
+        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        daemon: false,
+        // One runtime per thread, like nginx's workers: no cross-thread
+        // wake-ups per request (BENCHMARKS.md: +17% requests/s).
+        work_stealing: false,
+        // The longest a stream may keep a stopping process alive.
+        grace_period_seconds: 300,
+        graceful_shutdown_timeout_seconds: 5,
+        drain_delay: Duration::ZERO,
+        pid_file: None,
+        upgrade_sock: None,
+        error_log: None,
+        user: None,
+        group: None,
+        upstream_keepalive_pool_size: None,
+    }
+}
 
 pub(crate) const LIMITS: Limits = Limits {
     max_body_bytes: 32 * 1024 * 1024,
@@ -22,3 +62,17 @@ pub(crate) const TIMEOUTS: Timeouts = Timeouts {
     stream_idle: Duration::from_secs(300),
     total: None,
 };
+
+/// Attempts per request across a provider's keys.
+pub(crate) const MAX_ATTEMPTS: u32 = 3;
+
+pub(crate) const KEY_WEIGHT: f64 = 1.0;
+pub(crate) const KEY_ENABLED: bool = true;
+
+/// Entra ID of the public Azure cloud; sovereign clouds name their own.
+pub(crate) const ENTRA_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// Azure OpenAI's resource scope.
+pub(crate) const ENTRA_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
+
+/// Without virtual keys, only loopback listeners; see `refuse_open`.
+pub(crate) const ALLOW_UNAUTHENTICATED: bool = false;

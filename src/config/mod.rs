@@ -1,16 +1,26 @@
 //! Loading the YAML config: parse, resolve `env.` references, validate, and
 //! build the immutable [`Snapshot`] plus the process-level [`Settings`].
 
-mod build;
+mod checker;
 mod defaults;
+mod keys;
+mod limits;
+mod providers;
 pub(crate) mod schema;
+mod settings;
+#[cfg(test)]
+mod tests;
+mod virtual_keys;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub(crate) use build::Settings;
+pub(crate) use settings::Settings;
+#[cfg(test)]
+use settings::{ServerSettings, TlsListen};
 
 use crate::snapshot::Snapshot;
+use checker::{Checker, Context};
 
 /// One problem found in the config, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +30,9 @@ pub struct Diagnostic {
     pub(crate) line: u64,
     pub(crate) column: u64,
     pub(crate) message: String,
+    /// The `env.` variable this is about, when it is one that is unset: a
+    /// reload cannot see a variable set after the process started.
+    pub(crate) unset_env: Option<String>,
 }
 
 impl Diagnostic {
@@ -30,6 +43,7 @@ impl Diagnostic {
             line: 0,
             column: 0,
             message: message.into(),
+            unset_env: None,
         }
     }
 }
@@ -111,17 +125,34 @@ pub fn load_str(
             line,
             column,
             message: first_line(&e.to_string()),
+            unset_env: None,
         }]
     })?;
-    build::build(
+    build(
         raw,
-        &build::Context {
+        &Context {
             file,
             base_dir: PathBuf::from(base_dir),
             mode,
             env,
         },
     )
+}
+
+/// Every section is checked even after an error, so that one run reports
+/// all of them.
+fn build(raw: schema::RawConfig, ctx: &Context<'_>) -> Result<Loaded, Vec<Diagnostic>> {
+    let mut c = Checker::new(ctx);
+    let virtual_keys = virtual_keys::virtual_keys(&mut c, &raw);
+    let settings = settings::settings(&mut c, &raw, virtual_keys.is_open());
+    let limits = limits::limits(&mut c, &raw.limits);
+    let providers = providers::providers(&mut c, &raw);
+    let warnings = c.finish()?;
+    Ok(Loaded {
+        snapshot: Snapshot::new(virtual_keys, providers, limits),
+        settings,
+        warnings,
+    })
 }
 
 /// serde-saphyr renders "error: line L column C: message" and a source

@@ -28,8 +28,7 @@ pub(crate) struct RawConfig {
     pub(crate) metrics: RawMetrics,
     #[serde(default)]
     pub(crate) reload: RawReload,
-    #[serde(default)]
-    pub(crate) allow_unauthenticated: bool,
+    pub(crate) allow_unauthenticated: Option<bool>,
     #[serde(default)]
     pub(crate) virtual_keys: Vec<S<RawVirtualKey>>,
     #[serde(default)]
@@ -138,8 +137,7 @@ pub(crate) struct RawKey {
     pub(crate) value: Option<S<String>>,
     pub(crate) weight: Option<S<f64>>,
     pub(crate) models: Option<Vec<String>>,
-    #[serde(default = "yes")]
-    pub(crate) enabled: bool,
+    pub(crate) enabled: Option<bool>,
     pub(crate) azure_key_config: Option<S<RawAzureKeyConfig>>,
     // Bifrost fields accepted for compatibility, not acted on.
     pub(crate) id: Option<S<IgnoredAny>>,
@@ -159,10 +157,6 @@ pub(crate) struct RawVertexKeyConfig {
     pub(crate) auth_credentials: Option<S<String>>,
     pub(crate) project_number: Option<S<IgnoredAny>>,
     pub(crate) deployments: Option<S<IgnoredAny>>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Deserialize)]

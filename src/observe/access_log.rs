@@ -25,6 +25,15 @@ enum Msg {
     Flush(SyncSender<()>),
 }
 
+/// Where the access log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AccessLogTarget {
+    Off,
+    Stdout,
+    /// Appended to; reopened on request.
+    File(PathBuf),
+}
+
 /// What the writer thread takes over when it starts.
 type Pending = (Receiver<Msg>, Box<dyn Write + Send>);
 
@@ -41,14 +50,13 @@ fn open(path: &Path) -> io::Result<File> {
 }
 
 impl AccessLog {
-    /// `None`: off. `Some(None)`: stdout. `Some(Some(path))`: appended to the
-    /// file, which is opened now so a bad path fails at start-up. Lines are
+    /// A file is opened now so a bad path fails at start-up. Lines are
     /// queued until [`AccessLog::start_writer`].
-    pub(crate) fn new(target: Option<Option<PathBuf>>) -> io::Result<AccessLog> {
+    pub(crate) fn new(target: AccessLogTarget) -> io::Result<AccessLog> {
         let (out, path): (Box<dyn Write + Send>, _) = match target {
-            None => return Ok(AccessLog::off()),
-            Some(None) => (Box::new(io::stdout()), None),
-            Some(Some(path)) => (Box::new(open(&path)?), Some(path)),
+            AccessLogTarget::Off => return Ok(AccessLog::off()),
+            AccessLogTarget::Stdout => (Box::new(io::stdout()), None),
+            AccessLogTarget::File(path) => (Box::new(open(&path)?), Some(path)),
         };
         let (tx, rx) = sync_channel(QUEUE);
         Ok(AccessLog {

@@ -17,9 +17,6 @@ use prometheus::{
 
 use super::usage::Tokens;
 
-/// Default number of distinct model labels before `other` is used.
-pub(crate) const DEFAULT_MODEL_LABELS: usize = 100;
-
 /// Whole requests, from a first byte to a last one: up to long streams.
 const DURATION_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
@@ -166,7 +163,9 @@ impl Metrics {
             reloads,
             access_log_dropped,
             models: RwLock::new(ModelLabels {
-                limit: DEFAULT_MODEL_LABELS,
+                // Uncapped until the config sets the cap, which happens
+                // before anything is served.
+                limit: usize::MAX,
                 known: HashSet::new(),
             }),
         }

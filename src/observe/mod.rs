@@ -10,7 +10,7 @@ pub(crate) mod usage;
 #[cfg(test)]
 mod tap_tests;
 
-pub(crate) use access_log::AccessLog;
+pub(crate) use access_log::{AccessLog, AccessLogTarget};
 
 use http::HeaderValue;
 use pingora::http::RequestHeader;

@@ -3,9 +3,6 @@
 use super::http_post::{post_form, TokenResponse};
 use super::Minted;
 
-pub(crate) const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
-pub(crate) const DEFAULT_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
-
 #[derive(PartialEq, Eq)]
 pub(crate) struct EntraClient {
     pub(crate) authority_host: String,
