@@ -203,7 +203,7 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         "strait housekeeping",
         Housekeeping {
             snapshot,
-            access_log,
+            access_log: access_log.clone(),
             lifecycle: lifecycle.clone(),
             reloader,
         },
@@ -222,6 +222,7 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
             lifecycle,
             drain_delay,
             upgrade,
+            access_log,
         }),
     });
     Ok(())
