@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use strait::config::{self, Mode};
 
+mod log_limit;
+
 #[derive(Parser)]
 #[command(
     name = "strait",
@@ -51,7 +53,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    init_log();
 
     if cli.test || matches!(cli.command, Some(Command::Check)) {
         return check(&cli.config);
@@ -79,6 +81,16 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `RUST_LOG` (default `info`) to stderr, each call site rate-limited.
+fn init_log() {
+    let logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).build();
+    let max = logger.filter();
+    if log::set_boxed_logger(Box::new(log_limit::Limited::new(logger))).is_ok() {
+        log::set_max_level(max);
     }
 }
 
