@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use tokio::signal::unix::{signal, SignalKind};
@@ -27,6 +28,26 @@ pub struct Housekeeping {
     pub access_log: Arc<AccessLog>,
     pub lifecycle: Arc<Lifecycle>,
     pub reloader: Reloader,
+}
+
+/// What the running reload future was started for.
+#[derive(Clone, Copy, PartialEq)]
+enum Why {
+    Sighup,
+    /// A look at the file (`reload.watch`), which reloads when it changed.
+    Watch,
+}
+
+impl Housekeeping {
+    fn sighup_reload(&self, announced: bool) -> (BoxFuture<'_, ()>, Why) {
+        if announced {
+            crate::notify::reloading();
+        }
+        let reload = async {
+            self.reloader.reload("SIGHUP").await;
+        };
+        (Box::pin(reload), Why::Sighup)
+    }
 }
 
 #[async_trait]
@@ -49,13 +70,32 @@ impl BackgroundService for Housekeeping {
         };
         let mut tick = tokio::time::interval(TICK);
         let mut announced = false;
+        // The reload or file check running now. Signals and the shutdown are
+        // answered while it runs: a reload can take seconds (DNS, minting
+        // the tokens of new credentials).
+        let mut running: Option<(BoxFuture<'_, ()>, Why)> = None;
+        // A SIGHUP came during a reload: one more follows it, since the
+        // running one may have read the file before it was written.
+        let mut again = false;
         loop {
             tokio::select! {
                 _ = usr1.recv() => self.access_log.reopen(),
                 _ = hup.recv() => {
-                    crate::notify::reloading();
-                    self.reloader.reload("SIGHUP").await;
-                    crate::notify::ready();
+                    let coalesced = running.is_some() && again;
+                    self.lifecycle.count_reload_signal(coalesced);
+                    if running.is_some() {
+                        again = true;
+                    } else {
+                        running = Some(self.sighup_reload(announced));
+                    }
+                }
+                _ = async { running.as_mut().map(|r| &mut r.0).unwrap().await }, if running.is_some() => {
+                    let why = running.take().map(|r| r.1);
+                    if std::mem::take(&mut again) {
+                        running = Some(self.sighup_reload(announced));
+                    } else if why == Some(Why::Sighup) && announced {
+                        crate::notify::ready();
+                    }
                 }
                 _ = tick.tick() => {
                     if !announced && self.lifecycle.ready().await.is_ok() {
@@ -63,8 +103,11 @@ impl BackgroundService for Housekeeping {
                         crate::notify::ready();
                         announced = true;
                     }
-                    self.reloader.poll().await;
+                    if running.is_none() {
+                        running = Some((Box::pin(self.reloader.poll()), Why::Watch));
+                    }
                 }
+                // A reload still running is dropped: the process is stopping.
                 _ = shutdown.changed() => break,
             }
         }

@@ -30,6 +30,13 @@ pub struct ConfigState {
     pub sha256: String,
     pub loaded_at: String,
     pub reloads: u64,
+    /// SIGHUPs received (the kernel merges those sent while one is pending).
+    pub reload_signals: u64,
+    /// SIGHUPs received while a reload ran and another one was already due
+    /// after it: that one reload, which reads the file as it is then,
+    /// answers them all. So `reload_signals - reload_signals_coalesced`
+    /// reloads ran for SIGHUP.
+    pub reload_signals_coalesced: u64,
     /// The errors of the last reload, when it failed; cleared by a success.
     pub last_error: Option<ReloadError>,
 }
@@ -59,6 +66,13 @@ impl Lifecycle {
 
     pub fn set_config(&self, state: ConfigState) {
         self.config.store(Arc::new(state));
+    }
+
+    pub(crate) fn count_reload_signal(&self, coalesced: bool) {
+        let mut state = (*self.config()).clone();
+        state.reload_signals += 1;
+        state.reload_signals_coalesced += u64::from(coalesced);
+        self.set_config(state);
     }
 
     pub fn set_signals_handled(&self) {
