@@ -17,6 +17,7 @@ use hyper_util::rt::TokioIo;
 pub use strait_mock::{Flavor, MockProvider};
 
 pub mod faults;
+pub mod lifecycle;
 pub mod tls;
 
 /// The provider credentials the mocks expect and the gateway is given.

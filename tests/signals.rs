@@ -1,0 +1,249 @@
+//! Every stop signal, at any time, idle and under load, against the real
+//! binary: the process exits when asked, within a bound, with a small
+//! stderr. (Issue #12: SIGINT sometimes never ended the process and wrote
+//! "Accept() failed" in a tight loop.)
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::lifecycle::*;
+use support::*;
+
+/// SIGINT runs: this many threads, each starting and stopping this many
+/// gateways one after the other.
+const THREADS: usize = 4;
+const RUNS_PER_THREAD: usize = 6;
+const STDERR_LIMIT: usize = 64 * 1024;
+
+#[test]
+fn sigint_exits_within_5_s_every_time_idle_and_under_load() {
+    let mocks = Mocks::start();
+    let config = mocks.config("");
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                (0..RUNS_PER_THREAD)
+                    .map(|i| {
+                        let run = t * RUNS_PER_THREAD + i;
+                        let mut gw = Gateway::start(&config);
+                        let load = (run % 2 == 1).then(|| Hammer::start(gw.addr, 3, 20, 20));
+                        // From right after the listeners are up to well after ready.
+                        std::thread::sleep(Duration::from_millis((run as u64 * 131) % 900));
+                        let (status, took) =
+                            signal_and_wait(&mut gw, "INT", Duration::from_secs(5));
+                        drop(load);
+                        assert!(status.success(), "run {run}: {status}");
+                        let lines = gw.stderr.lock().unwrap().clone();
+                        assert_quiet(&lines, STDERR_LIMIT);
+                        (took, bytes(&lines))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let runs: Vec<(Duration, usize)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("every SIGINT run passes"))
+        .collect();
+    let slowest = runs.iter().map(|r| r.0).max().unwrap();
+    let largest = runs.iter().map(|r| r.1).max().unwrap();
+    println!(
+        "{} SIGINT runs: slowest exit {slowest:?}, largest stderr {largest} bytes",
+        runs.len()
+    );
+}
+
+/// Streams that keep a drain going for 10 s.
+fn long_streams(gw: &Gateway) -> Hammer {
+    Hammer::start(gw.addr, 2, 100, 100)
+}
+
+#[test]
+fn sigint_or_a_second_sigterm_during_a_drain_stops_within_seconds() {
+    let mocks = Mocks::start();
+    for (second, delay) in [("INT", 0), ("TERM", 0), ("INT", 5), ("TERM", 5)] {
+        let config = mocks.config("").replace(
+            "server: { threads: 2 }",
+            &format!("server: {{ threads: 2, drain_delay_seconds: {delay} }}"),
+        );
+        let mut gw = Gateway::start(&config);
+        let streams = long_streams(&gw);
+        std::thread::sleep(Duration::from_millis(500));
+        gw.signal("TERM");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            gw.wait_exit(Duration::ZERO).is_none(),
+            "draining while streams run"
+        );
+        let (status, took) = signal_and_wait(&mut gw, second, Duration::from_secs(3));
+        drop(streams);
+        assert!(status.success(), "SIG{second}: {status}");
+        assert_quiet(&gw.stderr.lock().unwrap(), STDERR_LIMIT);
+        println!("SIGTERM, drain_delay {delay} s, then SIG{second}: exit after {took:?}");
+    }
+}
+
+/// Starts `strait -c config` without waiting for anything.
+fn spawn(config: &std::path::Path) -> (Child, Arc<Mutex<Vec<String>>>) {
+    let mut child = Command::new(strait_bin())
+        .arg("-c")
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strait starts");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    (child, lines)
+}
+
+fn wait_child(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// Before the handlers are installed a stop signal ends the process by its
+/// default action; after, strait stops itself. Either way, promptly.
+#[test]
+fn a_signal_in_the_first_milliseconds_of_start_up_never_hangs() {
+    let mocks = Mocks::start();
+    let plain = mocks.config("");
+    // The first DNS pass: a name that does not resolve.
+    let dns = plain.replace(&mocks.openai.url(), "http://strait-test-name.invalid:80");
+    // The first token mint: a token endpoint that accepts and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sa = strait_mock::test_service_account_json(&format!(
+        "http://{}/token",
+        silent.local_addr().unwrap()
+    ));
+    let mint = format!(
+        "{plain}  vertex:\n    keys:\n      - name: gcp\n        vertex_key_config:\n          \
+         project_id: p1\n          region: us-central1\n          auth_credentials: '{sa}'\n"
+    );
+    let dir = TempDir::new();
+    let configs = [
+        ("plain", dir.write("plain.yaml", &plain)),
+        ("dns", dir.write("dns.yaml", &dns)),
+        ("mint", dir.write("mint.yaml", &mint)),
+    ];
+    let threads: Vec<_> = configs
+        .into_iter()
+        .map(|(name, path)| {
+            std::thread::spawn(move || {
+                let mut worst = Duration::ZERO;
+                for (sig, signo) in [("INT", 2), ("TERM", 15)] {
+                    for delay in [0, 3, 10, 30, 80, 200, 500] {
+                        let (mut child, stderr) = spawn(&path);
+                        std::thread::sleep(Duration::from_millis(delay));
+                        let t = Instant::now();
+                        send_signal(child.id(), sig);
+                        let status = wait_child(&mut child, Duration::from_secs(5));
+                        let took = t.elapsed();
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        let what = format!("{name}: SIG{sig} {delay} ms after the start");
+                        let status = status.unwrap_or_else(|| panic!("{what}: still running"));
+                        assert!(
+                            status.success() || status.signal() == Some(signo),
+                            "{what}: {status}"
+                        );
+                        std::thread::sleep(Duration::from_millis(50));
+                        assert_quiet(&stderr.lock().unwrap(), STDERR_LIMIT);
+                        worst = worst.max(took);
+                    }
+                }
+                println!("{name}: 14 early signals, slowest exit {worst:?}");
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("every early signal ends the process");
+    }
+    drop(silent);
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_reload_storm_under_load_fails_no_request_and_counts_every_sighup() {
+    let mocks = Mocks::start();
+    let base = mocks.config("");
+    // Each generation has one more virtual key; clients use the first.
+    let generation = |n: usize| {
+        base.replace(
+            "virtual_keys:\n",
+            &format!("virtual_keys:\n  - {{ name: gen-{n}, value: vk-gen-{n} }}\n"),
+        )
+    };
+    let mut gw = Gateway::start(&generation(0));
+    let load = Load::start(&format!("http://{}", gw.addr), 4);
+    let streams = Hammer::start(gw.addr, 2, 30, 50);
+    let tmp = gw.config_path.with_extension("tmp");
+    let mut last = String::new();
+    for n in 1..=30 {
+        last = generation(n);
+        std::fs::write(&tmp, &last).unwrap();
+        std::fs::rename(&tmp, &gw.config_path).unwrap();
+        gw.signal("HUP");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let want = strait::reload::sha256_hex(last.as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (config, m) = loop {
+        let (status, body) = gw.readyz();
+        let m = gw.metrics();
+        let c = &body["config"];
+        let received = c["reload_signals"].as_u64().unwrap();
+        let ran = metric(&m, "strait_config_reloads_total{result=\"success\"}")
+            + metric(&m, "strait_config_reloads_total{result=\"error\"}");
+        if status == 200
+            && c["sha256"] == want.as_str()
+            && ran + c["reload_signals_coalesced"].as_u64().unwrap() == received
+        {
+            break (c.clone(), m);
+        }
+        assert!(Instant::now() < deadline, "{status} {body}\n{m}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(streams);
+    let total = load.finish();
+    let received = config["reload_signals"].as_u64().unwrap();
+    assert!((1..=30).contains(&received), "{config}");
+    assert_eq!(
+        metric(&m, "strait_config_reloads_total{result=\"error\"}"),
+        0
+    );
+    assert!(config["last_error"].is_null(), "{config}");
+    println!(
+        "30 SIGHUPs: {received} received, {} coalesced, {} reloads; {total} requests, 0 failures",
+        config["reload_signals_coalesced"], config["reloads"]
+    );
+    assert_quiet(&gw.stderr.lock().unwrap(), STDERR_LIMIT);
+    let (status, _) = signal_and_wait(&mut gw, "TERM", Duration::from_secs(5));
+    assert!(status.success(), "{status}");
+}
