@@ -77,6 +77,7 @@ impl Drop for KillPid {
         let _ = std::process::Command::new("kill")
             .arg("-KILL")
             .arg(self.0.to_string())
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }
