@@ -241,3 +241,48 @@ pub fn fixed_config(mocks: &Mocks, dir: &TempDir) -> (String, u16) {
         );
     (config, port)
 }
+
+/// An OAuth token endpoint that answers after `delay`: a reload that brings
+/// a new credential waits for its first token, so it takes that long.
+pub fn slow_token_server(delay: Duration) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut got = Vec::new();
+                let mut buf = [0u8; 8192];
+                while let Ok(n @ 1..) = s.read(&mut buf) {
+                    got.extend_from_slice(&buf[..n]);
+                    if request_complete(&got) {
+                        break;
+                    }
+                }
+                std::thread::sleep(delay);
+                let body =
+                    r#"{"access_token":"ya29.slow-test","expires_in":3600,"token_type":"Bearer"}"#;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    addr
+}
+
+fn request_complete(got: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(got);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let len = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse::<usize>().ok())?
+    });
+    body.len() >= len.unwrap_or(0)
+}
