@@ -67,7 +67,18 @@ fn long_streams(gw: &Gateway) -> Hammer {
 #[test]
 fn sigint_or_a_second_sigterm_during_a_drain_stops_within_seconds() {
     let mocks = Mocks::start();
-    for (second, delay) in [("INT", 0), ("TERM", 0), ("INT", 5), ("TERM", 5)] {
+    // (signals that start a drain and must not end it, the one that must,
+    // drain_delay_seconds). SIGQUIT without a successor is a hand-over
+    // drain: its first SIGTERM is absorbed.
+    let cases: [(&[&str], &str, u64); 6] = [
+        (&["TERM"], "INT", 0),
+        (&["TERM"], "TERM", 0),
+        (&["TERM"], "INT", 5),
+        (&["TERM"], "TERM", 5),
+        (&["QUIT"], "INT", 0),
+        (&["QUIT", "TERM"], "TERM", 0),
+    ];
+    for (first, last, delay) in cases {
         let config = mocks.config("").replace(
             "server: { threads: 2 }",
             &format!("server: {{ threads: 2, drain_delay_seconds: {delay} }}"),
@@ -75,18 +86,43 @@ fn sigint_or_a_second_sigterm_during_a_drain_stops_within_seconds() {
         let mut gw = Gateway::start(&config);
         let streams = long_streams(&gw);
         std::thread::sleep(Duration::from_millis(500));
-        gw.signal("TERM");
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(
-            gw.wait_exit(Duration::ZERO).is_none(),
-            "draining while streams run"
-        );
-        let (status, took) = signal_and_wait(&mut gw, second, Duration::from_secs(3));
+        for sig in first {
+            gw.signal(sig);
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(
+                gw.wait_exit(Duration::ZERO).is_none(),
+                "{first:?}: still draining while streams run"
+            );
+        }
+        let (status, took) = signal_and_wait(&mut gw, last, Duration::from_secs(3));
         drop(streams);
-        assert!(status.success(), "SIG{second}: {status}");
+        assert!(status.success(), "{first:?} then SIG{last}: {status}");
         assert_quiet(&gw.stderr.lock().unwrap(), STDERR_LIMIT);
-        println!("SIGTERM, drain_delay {delay} s, then SIG{second}: exit after {took:?}");
+        println!("{first:?}, drain_delay {delay} s, then SIG{last}: exit after {took:?}");
     }
+}
+
+/// A stream that outlives `grace_period_seconds`: Pingora stops the
+/// runtimes under it, and the process still ends, quietly.
+#[test]
+fn sigterm_with_a_stream_longer_than_the_grace_period_ends_in_bounded_time() {
+    let mocks = Mocks::start();
+    let config = mocks.config("").replace(
+        "server: { threads: 2 }",
+        "server: { threads: 2, grace_period_seconds: 1, graceful_shutdown_timeout_seconds: 1 }",
+    );
+    let mut gw = Gateway::start(&config);
+    let streams = long_streams(&gw);
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, took) = signal_and_wait(&mut gw, "TERM", Duration::from_secs(5));
+    drop(streams);
+    assert!(status.success(), "{status}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "the streams had their grace period"
+    );
+    assert_quiet(&gw.stderr.lock().unwrap(), STDERR_LIMIT);
+    println!("SIGTERM with streams longer than the grace period: exit after {took:?}");
 }
 
 /// Starts `strait -c config` without waiting for anything.
