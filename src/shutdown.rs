@@ -94,7 +94,7 @@ enum Drain {
 
 /// Ends the process at once: requests in flight are cut; the access log
 /// gets a short moment to write what it has.
-pub(crate) fn stop_now(access_log: &AccessLog, why: &str) -> ! {
+fn stop_now(access_log: &AccessLog, why: &str) -> ! {
     let inflight = metrics().inflight.get();
     log::info!("{why}: stopping now ({inflight} requests in flight)");
     access_log.flush(STOP_FLUSH);
