@@ -158,8 +158,14 @@ fn wait_child(child: &mut Child, limit: Duration) -> Option<std::process::ExitSt
     None
 }
 
+/// How long after the start the early signals come: from before `main` to
+/// the first DNS pass and token mint (a debug build on a busy machine
+/// installs its handlers after 200 to 500 ms).
+const DELAYS: [u64; 10] = [0, 3, 10, 30, 80, 200, 350, 500, 800, 1500];
+
 /// Before the handlers are installed a stop signal ends the process by its
-/// default action; after, strait stops itself. Either way, promptly.
+/// default action (a clean exit for systemd too); after, strait stops
+/// itself. Either way, promptly.
 #[test]
 fn a_signal_in_the_first_milliseconds_of_start_up_never_hangs() {
     let mocks = Mocks::start();
@@ -186,9 +192,9 @@ fn a_signal_in_the_first_milliseconds_of_start_up_never_hangs() {
         .into_iter()
         .map(|(name, path)| {
             std::thread::spawn(move || {
-                let mut worst = Duration::ZERO;
+                let (mut worst, mut handled) = (Duration::ZERO, 0);
                 for (sig, signo) in [("INT", 2), ("TERM", 15)] {
-                    for delay in [0, 3, 10, 30, 80, 200, 500] {
+                    for delay in DELAYS {
                         let (mut child, stderr) = spawn(&path);
                         std::thread::sleep(Duration::from_millis(delay));
                         let t = Instant::now();
@@ -206,9 +212,14 @@ fn a_signal_in_the_first_milliseconds_of_start_up_never_hangs() {
                         std::thread::sleep(Duration::from_millis(50));
                         assert_quiet(&stderr.lock().unwrap(), STDERR_LIMIT);
                         worst = worst.max(took);
+                        handled += usize::from(status.success());
                     }
                 }
-                println!("{name}: 14 early signals, slowest exit {worst:?}");
+                println!(
+                    "{name}: {} early signals ({handled} handled by strait, the rest by the \
+                     default action), slowest exit {worst:?}",
+                    2 * DELAYS.len()
+                );
             })
         })
         .collect();
