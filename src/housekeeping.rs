@@ -12,12 +12,12 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
-use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::Snapshot;
 use crate::lifecycle::Lifecycle;
 use crate::observe::AccessLog;
 use crate::reload::Reloader;
+use crate::shutdown::EarlySignals;
 
 /// How often the config file is looked at when `reload.watch` is on, and
 /// how often readiness is checked until it is announced.
@@ -28,6 +28,7 @@ pub struct Housekeeping {
     pub access_log: Arc<AccessLog>,
     pub lifecycle: Arc<Lifecycle>,
     pub reloader: Reloader,
+    pub signals: Arc<EarlySignals>,
 }
 
 /// What the running reload future was started for.
@@ -60,10 +61,7 @@ impl BackgroundService for Housekeeping {
         crate::tokens::spawn_refresher(move || tokens.load().token_sources());
         crate::resolver::spawn(self.snapshot.clone(), self.lifecycle.clone());
 
-        let (Ok(mut usr1), Ok(mut hup)) = (
-            signal(SignalKind::user_defined1()),
-            signal(SignalKind::hangup()),
-        ) else {
+        let (Some(mut hup), Some(mut usr1)) = self.signals.reload() else {
             log::error!("cannot handle SIGUSR1 and SIGHUP: reloads and log reopening are off");
             let _ = shutdown.changed().await;
             crate::shutdown::drain_then_exit(&self.access_log).await

@@ -25,7 +25,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
@@ -47,6 +47,7 @@ pub struct Signals {
     pub drain_delay: Duration,
     pub upgrade: UpgradeCommand,
     pub access_log: Arc<AccessLog>,
+    pub early: Arc<EarlySignals>,
 }
 
 /// How to start the next process for SIGUSR2.
@@ -82,6 +83,72 @@ struct Streams {
     usr2: Option<Signal>,
 }
 
+impl Streams {
+    fn listen() -> Streams {
+        Streams {
+            quit: listen(SignalKind::quit()),
+            term: listen(SignalKind::terminate()),
+            int: listen(SignalKind::interrupt()),
+            usr2: listen(SignalKind::user_defined2()),
+        }
+    }
+}
+
+/// Every signal strait answers, registered before the first DNS pass (and
+/// after a `-u` process got its sockets, so a SIGINT still ends that wait).
+/// Pingora's services start later; until then a signal would have its
+/// default effect (SIGHUP, SIGUSR1 and SIGUSR2 would end the process, SIGINT
+/// and SIGTERM without writing the access log). Registered here, a signal
+/// waits for the service that answers it. A tokio `Signal` is a channel the
+/// signal driver of any runtime feeds: the runtime made here only registers.
+pub struct EarlySignals {
+    stop: Mutex<Option<Streams>>,
+    /// SIGHUP and SIGUSR1, for housekeeping.
+    reload: Mutex<Option<(Option<Signal>, Option<Signal>)>>,
+}
+
+impl EarlySignals {
+    pub(crate) fn install() -> Arc<EarlySignals> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let (stop, reload) = match &rt {
+            Ok(rt) => {
+                let _in = rt.enter();
+                let reload = (
+                    listen(SignalKind::hangup()),
+                    listen(SignalKind::user_defined1()),
+                );
+                (Some(Streams::listen()), Some(reload))
+            }
+            Err(e) => {
+                log::warn!("signals are handled once the services run: {e}");
+                (None, None)
+            }
+        };
+        Arc::new(EarlySignals {
+            stop: Mutex::new(stop),
+            reload: Mutex::new(reload),
+        })
+    }
+
+    fn stop(&self) -> Streams {
+        let early = self.stop.lock().ok().and_then(|mut s| s.take());
+        early.unwrap_or_else(Streams::listen)
+    }
+
+    /// SIGHUP and SIGUSR1.
+    pub(crate) fn reload(&self) -> (Option<Signal>, Option<Signal>) {
+        let early = self.reload.lock().ok().and_then(|mut s| s.take());
+        early.unwrap_or_else(|| {
+            (
+                listen(SignalKind::hangup()),
+                listen(SignalKind::user_defined1()),
+            )
+        })
+    }
+}
+
 /// Why this process is draining.
 #[derive(Clone, Copy, PartialEq)]
 enum Drain {
@@ -104,12 +171,7 @@ fn stop_now(access_log: &AccessLog, why: &str) -> ! {
 #[async_trait]
 impl ShutdownSignalWatch for Signals {
     async fn recv(&self) -> ShutdownSignal {
-        let mut s = Streams {
-            quit: listen(SignalKind::quit()),
-            term: listen(SignalKind::terminate()),
-            int: listen(SignalKind::interrupt()),
-            usr2: listen(SignalKind::user_defined2()),
-        };
+        let mut s = self.early.stop();
         self.lifecycle.set_signals_handled();
         loop {
             tokio::select! {

@@ -5,10 +5,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::lifecycle::*;
@@ -125,39 +122,6 @@ fn sigterm_with_a_stream_longer_than_the_grace_period_ends_in_bounded_time() {
     println!("SIGTERM with streams longer than the grace period: exit after {took:?}");
 }
 
-/// Starts `strait -c config` without waiting for anything.
-fn spawn(config: &std::path::Path) -> (Child, Arc<Mutex<Vec<String>>>) {
-    let mut child = Command::new(strait_bin())
-        .arg("-c")
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("strait starts");
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let sink = lines.clone();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    (child, lines)
-}
-
-fn wait_child(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    None
-}
-
 /// How long after the start the early signals come: from before `main` to
 /// the first DNS pass and token mint (a debug build on a busy machine
 /// installs its handlers after 200 to 500 ms).
@@ -227,6 +191,46 @@ fn a_signal_in_the_first_milliseconds_of_start_up_never_hangs() {
         t.join().expect("every early signal ends the process");
     }
     drop(silent);
+}
+
+/// SIGHUP and SIGUSR1 before the services run (during the first DNS pass,
+/// here one that fails) wait for them instead of ending the process.
+#[test]
+fn a_sighup_or_sigusr1_right_after_start_up_is_not_fatal() {
+    let mocks = Mocks::start();
+    let config = mocks
+        .config("")
+        .replace(&mocks.openai.url(), "http://strait-test-name.invalid:80");
+    let dir = TempDir::new();
+    let path = dir.write("strait.yaml", &config);
+    for (sig, after_ms) in [("HUP", 0), ("HUP", 20), ("USR1", 0), ("HUP", 100)] {
+        let (mut child, stderr) = spawn(&path);
+        // Logged just before strait registers its signals, the first DNS
+        // pass and the start of the services.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("Bootstrap done"))
+        {
+            assert!(Instant::now() < deadline, "strait did not start");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(after_ms));
+        send_signal(child.id(), sig);
+        let early = wait_child(&mut child, Duration::from_secs(1));
+        assert!(early.is_none(), "SIG{sig} ended the process: {early:?}");
+        send_signal(child.id(), "TERM");
+        let status = wait_child(&mut child, Duration::from_secs(5));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "SIGTERM after SIG{sig}: {status:?}"
+        );
+        assert_quiet(&stderr.lock().unwrap(), STDERR_LIMIT);
+    }
 }
 
 fn metric(text: &str, name: &str) -> u64 {

@@ -2,9 +2,9 @@
 //! it wrote to stderr, client load that must not fail and load that may.
 
 use std::io::ErrorKind::{TimedOut, WouldBlock};
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::ExitStatus;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -285,4 +285,37 @@ fn request_complete(got: &[u8]) -> bool {
             .then(|| v.trim().parse::<usize>().ok())?
     });
     body.len() >= len.unwrap_or(0)
+}
+
+/// Starts `strait -c config` without waiting for anything.
+pub fn spawn(config: &std::path::Path) -> (Child, Arc<Mutex<Vec<String>>>) {
+    let mut child = Command::new(super::strait_bin())
+        .arg("-c")
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strait starts");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    (child, lines)
+}
+
+pub fn wait_child(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
 }
