@@ -44,9 +44,11 @@ fn sigint_exits_within_5_s_every_time_idle_and_under_load() {
             })
         })
         .collect();
-    let runs: Vec<(Duration, usize)> = threads
+    // Every thread ends (and kills its gateway) before any failure is reported.
+    let joined: Vec<_> = threads.into_iter().map(|t| t.join()).collect();
+    let runs: Vec<(Duration, usize)> = joined
         .into_iter()
-        .flat_map(|t| t.join().expect("every SIGINT run passes"))
+        .flat_map(|r| r.expect("every SIGINT run passes"))
         .collect();
     let slowest = runs.iter().map(|r| r.0).max().unwrap();
     let largest = runs.iter().map(|r| r.1).max().unwrap();
@@ -159,14 +161,12 @@ fn a_signal_in_the_first_milliseconds_of_start_up_never_hangs() {
                 let (mut worst, mut handled) = (Duration::ZERO, 0);
                 for (sig, signo) in [("INT", 2), ("TERM", 15)] {
                     for delay in DELAYS {
-                        let (mut child, stderr) = spawn(&path);
+                        let mut p = Proc::spawn(&path);
                         std::thread::sleep(Duration::from_millis(delay));
                         let t = Instant::now();
-                        send_signal(child.id(), sig);
-                        let status = wait_child(&mut child, Duration::from_secs(5));
+                        p.signal(sig);
+                        let status = p.wait(Duration::from_secs(5));
                         let took = t.elapsed();
-                        let _ = child.kill();
-                        let _ = child.wait();
                         let what = format!("{name}: SIG{sig} {delay} ms after the start");
                         let status = status.unwrap_or_else(|| panic!("{what}: still running"));
                         assert!(
@@ -174,7 +174,7 @@ fn a_signal_in_the_first_milliseconds_of_start_up_never_hangs() {
                             "{what}: {status}"
                         );
                         std::thread::sleep(Duration::from_millis(50));
-                        assert_quiet(&stderr.lock().unwrap(), STDERR_LIMIT);
+                        assert_quiet(&p.stderr.lock().unwrap(), STDERR_LIMIT);
                         worst = worst.max(took);
                         handled += usize::from(status.success());
                     }
@@ -187,8 +187,9 @@ fn a_signal_in_the_first_milliseconds_of_start_up_never_hangs() {
             })
         })
         .collect();
-    for t in threads {
-        t.join().expect("every early signal ends the process");
+    let joined: Vec<_> = threads.into_iter().map(|t| t.join()).collect();
+    for r in joined {
+        r.expect("every early signal ends the process");
     }
     drop(silent);
 }
@@ -204,11 +205,12 @@ fn a_sighup_or_sigusr1_right_after_start_up_is_not_fatal() {
     let dir = TempDir::new();
     let path = dir.write("strait.yaml", &config);
     for (sig, after_ms) in [("HUP", 0), ("HUP", 20), ("USR1", 0), ("HUP", 100)] {
-        let (mut child, stderr) = spawn(&path);
+        let mut p = Proc::spawn(&path);
         // Logged just before strait registers its signals, the first DNS
         // pass and the start of the services.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !stderr
+        while !p
+            .stderr
             .lock()
             .unwrap()
             .iter()
@@ -218,18 +220,16 @@ fn a_sighup_or_sigusr1_right_after_start_up_is_not_fatal() {
             std::thread::sleep(Duration::from_millis(1));
         }
         std::thread::sleep(Duration::from_millis(after_ms));
-        send_signal(child.id(), sig);
-        let early = wait_child(&mut child, Duration::from_secs(1));
+        p.signal(sig);
+        let early = p.wait(Duration::from_secs(1));
         assert!(early.is_none(), "SIG{sig} ended the process: {early:?}");
-        send_signal(child.id(), "TERM");
-        let status = wait_child(&mut child, Duration::from_secs(5));
-        let _ = child.kill();
-        let _ = child.wait();
+        p.signal("TERM");
+        let status = p.wait(Duration::from_secs(5));
         assert!(
             status.is_some_and(|s| s.success()),
             "SIGTERM after SIG{sig}: {status:?}"
         );
-        assert_quiet(&stderr.lock().unwrap(), STDERR_LIMIT);
+        assert_quiet(&p.stderr.lock().unwrap(), STDERR_LIMIT);
     }
 }
 
