@@ -15,8 +15,8 @@ pub struct Lifecycle {
     listeners: Vec<SocketAddr>,
     bound: AtomicBool,
     resolved: AtomicBool,
-    /// The stop and upgrade signals are handled (before that, SIGTERM
-    /// would kill the process instead of draining it).
+    /// The stop and upgrade signals are answered (before that, a SIGTERM
+    /// waits to be, so the drain starts late).
     signals: AtomicBool,
     draining: AtomicBool,
     config: ArcSwap<ConfigState>,
