@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
-use tokio::signal::unix::{signal, SignalKind};
 
 use crate::lifecycle::Lifecycle;
 use crate::observe::AccessLog;
 use crate::reload::Reloader;
+use crate::shutdown::EarlySignals;
 use crate::snapshot::Snapshot;
 
 /// How often the config file is looked at when `reload.watch` is on, and
@@ -27,6 +28,27 @@ pub(crate) struct Housekeeping {
     pub(crate) access_log: Arc<AccessLog>,
     pub(crate) lifecycle: Arc<Lifecycle>,
     pub(crate) reloader: Reloader,
+    pub(crate) signals: Arc<EarlySignals>,
+}
+
+/// What the running reload future was started for.
+#[derive(Clone, Copy, PartialEq)]
+enum Why {
+    Sighup,
+    /// A look at the file (`reload.watch`), which reloads when it changed.
+    Watch,
+}
+
+impl Housekeeping {
+    fn sighup_reload(&self, announced: bool) -> (BoxFuture<'_, ()>, Why) {
+        if announced {
+            crate::notify::reloading();
+        }
+        let reload = async {
+            self.reloader.reload("SIGHUP").await;
+        };
+        (Box::pin(reload), Why::Sighup)
+    }
 }
 
 #[async_trait]
@@ -39,23 +61,39 @@ impl BackgroundService for Housekeeping {
         crate::tokens::spawn_refresher(move || tokens.load().token_sources());
         crate::resolver::spawn(self.snapshot.clone(), self.lifecycle.clone());
 
-        let (Ok(mut usr1), Ok(mut hup)) = (
-            signal(SignalKind::user_defined1()),
-            signal(SignalKind::hangup()),
-        ) else {
+        let (Some(mut hup), Some(mut usr1)) = self.signals.reload() else {
             log::error!("cannot handle SIGUSR1 and SIGHUP: reloads and log reopening are off");
             let _ = shutdown.changed().await;
             crate::shutdown::drain_then_exit(&self.access_log).await
         };
         let mut tick = tokio::time::interval(TICK);
         let mut announced = false;
+        // The reload or file check running now. Signals and the shutdown are
+        // answered while it runs: a reload can take seconds (DNS, minting
+        // the tokens of new credentials).
+        let mut running: Option<(BoxFuture<'_, ()>, Why)> = None;
+        // A SIGHUP came during a reload: one more follows it, since the
+        // running one may have read the file before it was written.
+        let mut again = false;
         loop {
             tokio::select! {
                 _ = usr1.recv() => self.access_log.reopen(),
                 _ = hup.recv() => {
-                    crate::notify::reloading();
-                    self.reloader.reload("SIGHUP").await;
-                    crate::notify::ready();
+                    let coalesced = running.is_some() && again;
+                    self.lifecycle.count_reload_signal(coalesced);
+                    if running.is_some() {
+                        again = true;
+                    } else {
+                        running = Some(self.sighup_reload(announced));
+                    }
+                }
+                _ = async { running.as_mut().map(|r| &mut r.0).unwrap().await }, if running.is_some() => {
+                    let why = running.take().map(|r| r.1);
+                    if std::mem::take(&mut again) {
+                        running = Some(self.sighup_reload(announced));
+                    } else if why == Some(Why::Sighup) && announced {
+                        crate::notify::ready();
+                    }
                 }
                 _ = tick.tick() => {
                     if !announced && self.lifecycle.ready().await.is_ok() {
@@ -63,8 +101,11 @@ impl BackgroundService for Housekeeping {
                         crate::notify::ready();
                         announced = true;
                     }
-                    self.reloader.poll().await;
+                    if running.is_none() {
+                        running = Some((Box::pin(self.reloader.poll()), Why::Watch));
+                    }
                 }
+                // A reload still running is dropped: the process is stopping.
                 _ = shutdown.changed() => break,
             }
         }

@@ -67,6 +67,7 @@ mod tokens;
 mod upstream;
 
 pub use config::{load, Diagnostic, Loaded, Mode};
+pub use observe::log_limit::init as init_logging;
 pub use server::{run, Options};
 
 /// The request path's pure parts, for the benchmarks, fuzz targets and

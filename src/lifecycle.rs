@@ -15,8 +15,8 @@ pub(crate) struct Lifecycle {
     listeners: Vec<SocketAddr>,
     bound: AtomicBool,
     resolved: AtomicBool,
-    /// The stop and upgrade signals are handled (before that, SIGTERM
-    /// would kill the process instead of draining it).
+    /// The stop and upgrade signals are answered (before that, a SIGTERM
+    /// waits to be, so the drain starts late).
     signals: AtomicBool,
     draining: AtomicBool,
     config: ArcSwap<ConfigState>,
@@ -30,6 +30,13 @@ pub(crate) struct ConfigState {
     pub(crate) sha256: String,
     pub(crate) loaded_at: String,
     pub(crate) reloads: u64,
+    /// SIGHUPs received (the kernel merges those sent while one is pending).
+    pub(crate) reload_signals: u64,
+    /// SIGHUPs received while a reload ran and another one was already due
+    /// after it: that one reload, which reads the file as it is then,
+    /// answers them all. So `reload_signals - reload_signals_coalesced`
+    /// reloads ran for SIGHUP.
+    pub(crate) reload_signals_coalesced: u64,
     /// The errors of the last reload, when it failed; cleared by a success.
     pub(crate) last_error: Option<ReloadError>,
 }
@@ -59,6 +66,13 @@ impl Lifecycle {
 
     pub(crate) fn set_config(&self, state: ConfigState) {
         self.config.store(Arc::new(state));
+    }
+
+    pub(crate) fn count_reload_signal(&self, coalesced: bool) {
+        let mut state = (*self.config()).clone();
+        state.reload_signals += 1;
+        state.reload_signals_coalesced += u64::from(coalesced);
+        self.set_config(state);
     }
 
     pub(crate) fn set_signals_handled(&self) {

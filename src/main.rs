@@ -51,7 +51,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    strait::init_logging();
 
     if cli.test || matches!(cli.command, Some(Command::Check)) {
         return check(&cli.config);

@@ -83,6 +83,7 @@ impl Reloader {
             loaded_at: crate::observe::now_rfc3339(),
             reloads: 0,
             last_error: None,
+            ..ConfigState::default()
         });
         Reloader {
             seen: Mutex::new((stamp(&path), None)),
@@ -181,6 +182,7 @@ impl Reloader {
             loaded_at: crate::observe::now_rfc3339(),
             reloads: previous.reloads + 1,
             last_error: None,
+            ..(*previous).clone()
         });
         log::info!("config reloaded: sha256 {}", &sha[..12.min(sha.len())]);
     }

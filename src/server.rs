@@ -23,7 +23,7 @@ use crate::lifecycle::Lifecycle;
 use crate::observe::metrics::metrics;
 use crate::observe::AccessLog;
 use crate::reload::Reloader;
-use crate::shutdown::{Signals, UpgradeCommand};
+use crate::shutdown::{EarlySignals, Signals, UpgradeCommand};
 
 /// Pingora's defaults that do not suit a gateway of long-lived streams:
 /// one thread, a 300 s sleep before every shutdown, 16 retries.
@@ -115,6 +115,7 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
     };
     let mut server = Server::new_with_opt_and_conf(pingora_opt, conf);
     server.bootstrap();
+    let signals = EarlySignals::install();
 
     if snapshot.virtual_keys.is_open() {
         log::warn!("no virtual_keys configured: serving without client authentication");
@@ -194,9 +195,10 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         "strait housekeeping",
         Housekeeping {
             snapshot,
-            access_log,
+            access_log: access_log.clone(),
             lifecycle: lifecycle.clone(),
             reloader,
+            signals: signals.clone(),
         },
     ));
     for addr in &bound {
@@ -213,6 +215,8 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
             lifecycle,
             drain_delay,
             upgrade,
+            access_log,
+            early: signals,
         }),
     });
     Ok(())

@@ -8,14 +8,24 @@
 //! * SIGUSR2: starts that new process itself (the same binary path, so a
 //!   freshly installed binary) and then does what SIGQUIT does. Under systemd
 //!   the new process announces itself as the main process.
-//! * SIGINT: stops at once.
+//! * SIGINT: stops at once, at any time after start-up, also during a drain
+//!   or a hand-over. A second SIGTERM during a drain does the same.
 //!
 //! Pingora sleeps the whole grace period even when nothing is in flight;
 //! [`drain_then_exit`] ends the process as soon as the last request is done.
+//!
+//! SIGINT never goes through Pingora's own fast shutdown: that stops the
+//! service runtimes without first telling the accept loops to stop, and with
+//! `work_stealing: false` an accept loop can run on another runtime thread
+//! than the one its listening socket is registered with. When that other
+//! runtime is stopped first, `accept()` fails at once, forever, without
+//! yielding ("A Tokio 1.x context was found, but it is being shutdown"):
+//! the loop floods the log and its thread never reaches its own stop, so
+//! the process never exits. [`stop_now`] exits the process instead.
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
@@ -29,10 +39,15 @@ use crate::observe::AccessLog;
 /// How long a self-started upgrade process may take to ask for the sockets.
 const UPGRADE_START: Duration = Duration::from_secs(15);
 
+/// The longest a fast stop waits for the access log to be written.
+const STOP_FLUSH: Duration = Duration::from_secs(1);
+
 pub(crate) struct Signals {
     pub(crate) lifecycle: Arc<Lifecycle>,
     pub(crate) drain_delay: Duration,
     pub(crate) upgrade: UpgradeCommand,
+    pub(crate) access_log: Arc<AccessLog>,
+    pub(crate) early: Arc<EarlySignals>,
 }
 
 /// How to start the next process for SIGUSR2.
@@ -58,41 +73,171 @@ async fn next(s: &mut Option<Signal>) {
     }
 }
 
+/// The stop and upgrade signals. They stay handled for the life of the
+/// process: once a handler is installed the default action (death) never
+/// comes back, so a signal nobody waits for would be silently lost.
+struct Streams {
+    int: Option<Signal>,
+    term: Option<Signal>,
+    quit: Option<Signal>,
+    usr2: Option<Signal>,
+}
+
+impl Streams {
+    fn listen() -> Streams {
+        Streams {
+            quit: listen(SignalKind::quit()),
+            term: listen(SignalKind::terminate()),
+            int: listen(SignalKind::interrupt()),
+            usr2: listen(SignalKind::user_defined2()),
+        }
+    }
+}
+
+/// Every signal strait answers, registered before the first DNS pass (and
+/// after a `-u` process got its sockets, so a SIGINT still ends that wait).
+/// Pingora's services start later; until then a signal would have its
+/// default effect (SIGHUP, SIGUSR1 and SIGUSR2 would end the process, SIGINT
+/// and SIGTERM without writing the access log). Registered here, a signal
+/// waits for the service that answers it. A tokio `Signal` is a channel the
+/// signal driver of any runtime feeds: the runtime made here only registers.
+pub(crate) struct EarlySignals {
+    stop: Mutex<Option<Streams>>,
+    /// SIGHUP and SIGUSR1, for housekeeping.
+    reload: Mutex<Option<(Option<Signal>, Option<Signal>)>>,
+}
+
+impl EarlySignals {
+    pub(crate) fn install() -> Arc<EarlySignals> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let (stop, reload) = match &rt {
+            Ok(rt) => {
+                let _in = rt.enter();
+                let reload = (
+                    listen(SignalKind::hangup()),
+                    listen(SignalKind::user_defined1()),
+                );
+                (Some(Streams::listen()), Some(reload))
+            }
+            Err(e) => {
+                log::warn!("signals are handled once the services run: {e}");
+                (None, None)
+            }
+        };
+        Arc::new(EarlySignals {
+            stop: Mutex::new(stop),
+            reload: Mutex::new(reload),
+        })
+    }
+
+    fn stop(&self) -> Streams {
+        let early = self.stop.lock().ok().and_then(|mut s| s.take());
+        early.unwrap_or_else(Streams::listen)
+    }
+
+    /// SIGHUP and SIGUSR1.
+    pub(crate) fn reload(&self) -> (Option<Signal>, Option<Signal>) {
+        let early = self.reload.lock().ok().and_then(|mut s| s.take());
+        early.unwrap_or_else(|| {
+            (
+                listen(SignalKind::hangup()),
+                listen(SignalKind::user_defined1()),
+            )
+        })
+    }
+}
+
+/// Why this process is draining.
+#[derive(Clone, Copy, PartialEq)]
+enum Drain {
+    /// SIGTERM: a second one means "now".
+    Terminate,
+    /// A hand-over: a first SIGTERM (e.g. systemd stopping the whole unit)
+    /// asks for what is already happening; a second one means "now".
+    Upgrade,
+}
+
+/// Ends the process at once: requests in flight are cut; the access log
+/// gets a short moment to write what it has.
+fn stop_now(access_log: &AccessLog, why: &str) -> ! {
+    let inflight = metrics().inflight.get();
+    log::info!("{why}: stopping now ({inflight} requests in flight)");
+    access_log.flush(STOP_FLUSH);
+    std::process::exit(0)
+}
+
 #[async_trait]
 impl ShutdownSignalWatch for Signals {
     async fn recv(&self) -> ShutdownSignal {
-        let mut quit = listen(SignalKind::quit());
-        let mut term = listen(SignalKind::terminate());
-        let mut int = listen(SignalKind::interrupt());
-        let mut usr2 = listen(SignalKind::user_defined2());
+        let mut s = self.early.stop();
         self.lifecycle.set_signals_handled();
         loop {
             tokio::select! {
-                _ = next(&mut int) => return ShutdownSignal::FastShutdown,
-                _ = next(&mut quit) => {
+                _ = next(&mut s.int) => stop_now(&self.access_log, "SIGINT"),
+                _ = next(&mut s.quit) => {
                     log::info!("SIGQUIT: handing the listeners to the new process");
                     self.lifecycle.set_draining();
-                    return ShutdownSignal::GracefulUpgrade;
+                    return self.draining(Drain::Upgrade, s);
                 }
-                _ = next(&mut usr2) => {
-                    if self.upgrade.start().await {
+                _ = next(&mut s.usr2) => {
+                    // A SIGTERM waits for the outcome (it is handled below
+                    // or by the drain); a SIGINT does not.
+                    let started = tokio::select! {
+                        started = self.upgrade.start() => started,
+                        _ = next(&mut s.int) => stop_now(&self.access_log, "SIGINT"),
+                    };
+                    if started {
                         self.lifecycle.set_draining();
-                        return ShutdownSignal::GracefulUpgrade;
+                        return self.draining(Drain::Upgrade, s);
                     }
                 }
-                _ = next(&mut term) => {
+                _ = next(&mut s.term) => {
                     self.lifecycle.set_draining();
                     crate::notify::stopping();
                     if !self.drain_delay.is_zero() {
                         log::info!("SIGTERM: not ready; closing the listeners in {:?}", self.drain_delay);
                         tokio::select! {
                             _ = tokio::time::sleep(self.drain_delay) => {}
-                            _ = next(&mut int) => return ShutdownSignal::FastShutdown,
+                            _ = next(&mut s.int) => stop_now(&self.access_log, "SIGINT"),
+                            _ = next(&mut s.term) => stop_now(&self.access_log, "a second SIGTERM"),
                         }
                     }
-                    return ShutdownSignal::GracefulTerminate;
+                    return self.draining(Drain::Terminate, s);
                 }
             }
+        }
+    }
+}
+
+impl Signals {
+    /// Keeps answering signals while Pingora closes the listeners and the
+    /// requests in flight finish: Pingora stops listening once this watch
+    /// returns, and a drain can take `grace_period_seconds`.
+    fn draining(&self, why: Drain, mut s: Streams) -> ShutdownSignal {
+        let access_log = self.access_log.clone();
+        tokio::spawn(async move {
+            let mut terms = 0;
+            loop {
+                tokio::select! {
+                    _ = next(&mut s.int) => stop_now(&access_log, "SIGINT during the drain"),
+                    _ = next(&mut s.term) => {
+                        terms += 1;
+                        if why == Drain::Terminate || terms > 1 {
+                            stop_now(&access_log, "a second SIGTERM during the drain");
+                        }
+                        log::info!("SIGTERM: already draining after the hand-over; \
+                                    another SIGTERM or a SIGINT stops at once");
+                    }
+                    _ = next(&mut s.quit) => log::warn!("SIGQUIT ignored: already draining"),
+                    _ = next(&mut s.usr2) => log::warn!("SIGUSR2 ignored: already draining"),
+                }
+            }
+        });
+        match why {
+            Drain::Terminate => ShutdownSignal::GracefulTerminate,
+            Drain::Upgrade => ShutdownSignal::GracefulUpgrade,
         }
     }
 }
@@ -112,7 +257,7 @@ impl UpgradeCommand {
         let since = SystemTime::now();
         let child = Command::new(&self.program).args(&self.args).spawn();
         let mut child = match child {
-            Ok(c) => c,
+            Ok(c) => Starting(Some(c)),
             Err(e) => {
                 log::error!(
                     "upgrade refused: cannot start {}: {e}",
@@ -123,18 +268,19 @@ impl UpgradeCommand {
         };
         let deadline = Instant::now() + UPGRADE_START;
         while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
+            if let Some(Ok(Some(status))) = child.0.as_mut().map(Child::try_wait) {
                 log::error!("upgrade refused: the new process exited with {status}");
                 return false;
             }
             if self.socket_made_since(since) {
-                reap_later(child);
+                if let Some(child) = child.0.take() {
+                    reap_later(child);
+                }
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         log::error!("upgrade refused: the new process did not ask for the sockets in time");
-        let _ = child.kill();
         false
     }
 
@@ -142,6 +288,20 @@ impl UpgradeCommand {
         std::fs::metadata(&self.upgrade_sock)
             .and_then(|m| m.modified())
             .is_ok_and(|t| t >= since)
+    }
+}
+
+/// The new process until it asks for the sockets. An upgrade given up on
+/// (a timeout, or a SIGINT while it starts, which drops [`UpgradeCommand::start`])
+/// kills and reaps it here, so it is never left behind waiting for sockets.
+struct Starting(Option<Child>);
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

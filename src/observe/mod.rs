@@ -1,6 +1,7 @@
 //! Recording calls: request ids, the access log, metrics and token usage.
 
 mod access_log;
+pub(crate) mod log_limit;
 pub(crate) mod metrics;
 pub(crate) mod request_model;
 pub(crate) mod sse;

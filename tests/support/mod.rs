@@ -17,6 +17,7 @@ use hyper_util::rt::TokioIo;
 pub use strait_mock::{Flavor, MockProvider};
 
 pub mod faults;
+pub mod lifecycle;
 pub mod tls;
 
 /// The provider credentials the mocks expect and the gateway is given.
@@ -214,7 +215,9 @@ impl Gateway {
                     addr.is_some() && (admin.is_some() || !admin_expected),
                 )
             };
-            if done && wait_connectable(addr.unwrap()) {
+            // The admin listener is a service of its own, bound a moment
+            // after the gateway's: a test may ask /readyz at once.
+            if done && wait_connectable(addr.unwrap()) && admin.is_none_or(wait_connectable) {
                 return Gateway {
                     child,
                     addr: addr.unwrap(),
