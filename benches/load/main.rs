@@ -97,8 +97,8 @@ impl Bench<'_> {
     fn small_closed_loop(&self, rounds: usize, rows: &mut Vec<Row>) -> f64 {
         let mut all: Vec<Rounds> = self.targets.iter().map(|_| Rounds::default()).collect();
         for round in 0..rounds {
-            // A different path starts each round: none always runs first
-            // or right after the same neighbour.
+            // A different path starts each round, so none always runs
+            // first (and none always sits at the same point of a drift).
             for k in 0..self.targets.len() {
                 let i = (k + round) % self.targets.len();
                 let t = &self.targets[i];
