@@ -1,6 +1,7 @@
-//! The processes under test: the upstream stand-in, strait and nginx, each
-//! started on a free loopback port and killed when dropped; CPU time and
-//! memory read from /proc.
+//! The processes under test: the upstream stand-in, strait, bare Pingora
+//! and nginx, each started on a free loopback port and killed when dropped
+//! (on a panic too: the unwinding drops them); CPU time, memory and the
+//! open-files limit read from /proc.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -67,8 +68,27 @@ impl Proc {
         Proc { child, port }
     }
 
-    /// strait in front of the upstream, with its access log and metrics on.
-    pub fn strait(upstream: u16, dir: &Path, threads: usize, h2c: bool) -> Proc {
+    /// This benchmark binary again, as a bare Pingora proxy (bare.rs).
+    pub fn bare(upstream: u16, threads: usize, h2c: bool) -> Proc {
+        let port = free_port();
+        let mut cmd = Command::new(std::env::current_exe().expect("own path"));
+        cmd.arg("--bare-pingora")
+            .args([port, upstream].map(|p| p.to_string()))
+            .arg(threads.to_string());
+        if h2c {
+            cmd.arg("h2c");
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("bare Pingora starts");
+        wait_listening(port, "bare Pingora");
+        Proc { child, port }
+    }
+
+    /// strait (the binary `bin`) in front of the upstream, with its access
+    /// log and metrics on.
+    pub fn strait(bin: &Path, upstream: u16, dir: &Path, threads: usize, h2c: bool) -> Proc {
         let port = free_port();
         let config = format!(
             r#"listen: ["127.0.0.1:{port}"]
@@ -85,14 +105,14 @@ providers:
         );
         let path = dir.join(format!("strait-{port}.yaml"));
         std::fs::write(&path, config).expect("config written");
-        let child = Command::new(env!("CARGO_BIN_EXE_strait"))
+        let child = Command::new(bin)
             .arg("-c")
             .arg(&path)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("strait starts");
+            .unwrap_or_else(|e| panic!("{} does not start: {e}", bin.display()));
         wait_listening(port, "strait");
         Proc { child, port }
     }
@@ -178,15 +198,76 @@ http {{
         ticks as f64 / clock_ticks()
     }
 
-    /// Resident memory now and at peak, in bytes, summed over the processes.
-    pub fn memory(&self) -> (u64, u64) {
-        self.pids().iter().fold((0, 0), |(rss, hwm), &p| {
-            (
-                rss + status_kib(p, "VmRSS:") * 1024,
-                hwm + status_kib(p, "VmHWM:") * 1024,
-            )
-        })
+    /// Resident memory now, in bytes, summed over the processes.
+    pub fn rss(&self) -> u64 {
+        self.pids()
+            .iter()
+            .map(|&p| status_kib(p, "VmRSS:") * 1024)
+            .sum()
     }
+
+    /// Descriptors open now, summed over the processes.
+    pub fn open_files(&self) -> usize {
+        self.pids()
+            .iter()
+            .filter_map(|p| std::fs::read_dir(format!("/proc/{p}/fd")).ok())
+            .map(|d| d.count())
+            .sum()
+    }
+
+    /// The soft limit on open files of each process (nginx sets its
+    /// workers' own with `worker_rlimit_nofile`).
+    pub fn nofile(&self) -> Vec<u64> {
+        self.pids()
+            .iter()
+            .filter_map(|&p| nofile(p).map(|l| l.0))
+            .collect()
+    }
+}
+
+/// Soft and hard limit on open files of `pid`, from /proc/PID/limits.
+fn nofile(pid: u32) -> Option<(u64, u64)> {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut n = line["Max open files".len()..].split_whitespace();
+    Some((n.next()?.parse().ok()?, n.next()?.parse().ok()?))
+}
+
+/// Raises this process's soft limit on open files to its hard limit
+/// (`prlimit`, util-linux), so that it can hold tens of thousands of
+/// client sockets; every process it starts afterwards inherits the limit.
+/// Returns the soft limit now in force.
+pub fn raise_nofile() -> u64 {
+    let me = std::process::id();
+    let (soft, hard) = nofile(me).unwrap_or((1024, 1024));
+    if soft < hard {
+        let raised = Command::new("prlimit")
+            .arg(format!("--pid={me}"))
+            .arg(format!("--nofile={hard}:{hard}"))
+            .status()
+            .is_ok_and(|s| s.success());
+        if !raised {
+            eprintln!("prlimit could not raise the open-files limit (util-linux missing?)");
+        }
+    }
+    let now = nofile(me).map_or(soft, |l| l.0);
+    eprintln!(
+        "open files: soft limit {soft} → {now} (hard limit {hard}), inherited by every process the bench starts"
+    );
+    now
+}
+
+/// For the processes that are this binary (stand-in, bare Pingora): exit
+/// when the bench goes away without stopping them (SIGKILL, abort), so no
+/// listener outlives it.
+pub fn exit_with_parent() {
+    let parent = std::os::unix::process::parent_id();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if std::os::unix::process::parent_id() != parent {
+            std::process::exit(0);
+        }
+    });
 }
 
 /// Field `n` of /proc/PID/stat, numbered as in proc(5): 4 ppid, 14 utime, 15 stime.

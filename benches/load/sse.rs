@@ -145,60 +145,82 @@ fn sent_at(event: &[u8]) -> Option<u128> {
         .ok()
 }
 
+/// What `hold_open` got: streams open at once, and those that failed
+/// (refused, reset, or no first event).
+pub struct Held<T> {
+    pub open: usize,
+    pub failed: usize,
+    pub measured: T,
+}
+
 /// Opens `n` streams whose second event is far off and holds them until
-/// every one has its first event (or `timeout`); then `measure` runs while
-/// all are open. Returns how many were open.
+/// every one has its first event or has failed (or `timeout`); then
+/// `measure` runs while all are open.
 pub fn hold_open<T>(
     port: u16,
     path: &str,
     n: usize,
     timeout: Duration,
     measure: impl FnOnce() -> T,
-) -> (usize, T) {
+) -> Held<T> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
     let open = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
     let release = Arc::new(tokio::sync::Notify::new());
     // Bounded concurrency while connecting, so the listeners' backlogs hold.
     let gate = Arc::new(tokio::sync::Semaphore::new(256));
     let tasks: Vec<_> = (0..n)
         .map(|_| {
-            let (open, release, gate, path) = (
+            let (open, failed, release, gate, path) = (
                 open.clone(),
+                failed.clone(),
                 release.clone(),
                 gate.clone(),
                 path.to_string(),
             );
             rt.spawn(async move {
-                let permit = gate.acquire_owned().await.ok()?;
-                let mut sender = connect(port).await?;
-                let resp = sender
-                    .send_request(stream_request(&path, 2, 600_000))
-                    .await
-                    .ok()?;
-                let mut body = resp.into_body();
-                body.frame().await?.ok()?;
-                drop(permit);
+                let first_event = async {
+                    let _permit = gate.acquire_owned().await.ok()?;
+                    let mut sender = connect(port).await?;
+                    let resp = sender
+                        .send_request(stream_request(&path, 2, 600_000))
+                        .await
+                        .ok()?;
+                    let mut body = resp.into_body();
+                    body.frame().await?.ok()?;
+                    Some((sender, body))
+                };
+                // The sender and the body keep the stream open.
+                let Some(_stream) = first_event.await else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    return;
+                };
                 open.fetch_add(1, Ordering::Relaxed);
                 release.notified().await;
-                Some(())
             })
         })
         .collect();
     let deadline = Instant::now() + timeout;
-    while open.load(Ordering::Relaxed) < n && Instant::now() < deadline {
+    let done = || open.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed);
+    while done() < n && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Let the proxies settle (buffers filled, tasks parked) before measuring.
     std::thread::sleep(Duration::from_millis(500));
-    let result = measure();
-    let held = open.load(Ordering::Relaxed);
+    let measured = measure();
+    let held = Held {
+        open: open.load(Ordering::Relaxed),
+        failed: failed.load(Ordering::Relaxed),
+        measured,
+    };
     release.notify_waiters();
     for t in tasks {
         t.abort();
     }
     rt.shutdown_timeout(Duration::from_secs(2));
-    (held, result)
+    held
 }

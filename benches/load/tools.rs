@@ -24,9 +24,10 @@ impl Run {
     }
 }
 
-/// Installs wrk and nginx (Debian packages) and oha (crates.io) when they
-/// are missing and this process may; says what is still missing.
-pub fn ensure_tools() {
+/// Installs wrk and nginx (Debian packages) and, when scenario 2 runs, oha
+/// (crates.io) when they are missing and this process may; says what is
+/// still missing.
+pub fn ensure_tools(need_oha: bool) {
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -46,14 +47,17 @@ pub fn ensure_tools() {
             .args(&packages)
             .status();
     }
-    if oha().is_none() {
+    if need_oha && oha().is_none() {
         eprintln!("installing oha with cargo install (once, a few minutes)");
         let _ = Command::new("cargo")
             .args(["install", "oha", "--locked", "--quiet"])
             .status();
     }
     assert!(which("wrk").is_some(), "wrk is needed: apt-get install wrk");
-    assert!(oha().is_some(), "oha is needed: cargo install oha --locked");
+    assert!(
+        !need_oha || oha().is_some(),
+        "oha is needed: cargo install oha --locked"
+    );
     if which("nginx").is_none() {
         eprintln!("nginx is not installed: its column stays empty (apt-get install nginx-light)");
     }

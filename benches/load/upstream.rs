@@ -92,6 +92,7 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
 
 /// Serves on 127.0.0.1 (a free port), printing `PORT <n>` once listening.
 pub fn serve() -> ! {
+    crate::procs::exit_with_parent();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
