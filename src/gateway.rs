@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 
@@ -39,6 +40,12 @@ impl ProxyHttp for Gateway {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx::new()
     }
+
+    /// Pingora's default puts a response-compression module, switched off,
+    /// on every session. strait passes bodies through as the provider sent
+    /// them and never compresses, so it adds none: per request, one module
+    /// allocated and its filters run for nothing less.
+    fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.inflight = Some(Inflight::start());
