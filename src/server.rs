@@ -114,8 +114,12 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         conf: None,
     };
     let mut server = Server::new_with_opt_and_conf(pingora_opt, conf);
+    // Signals are handled from here on, so one sent just after start waits
+    // for the service that answers it. A `-u` process registers them only
+    // once it has the sockets: until then a SIGINT still ends its wait.
+    let early = (!opts.upgrade).then(EarlySignals::install);
     server.bootstrap();
-    let signals = EarlySignals::install();
+    let signals = early.unwrap_or_else(EarlySignals::install);
 
     if snapshot.virtual_keys.is_open() {
         log::warn!("no virtual_keys configured: serving without client authentication");

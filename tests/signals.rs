@@ -206,7 +206,7 @@ fn a_sighup_or_sigusr1_right_after_start_up_is_not_fatal() {
     let path = dir.write("strait.yaml", &config);
     for (sig, after_ms) in [("HUP", 0), ("HUP", 20), ("USR1", 0), ("HUP", 100)] {
         let mut p = Proc::spawn(&path);
-        // Logged just before strait registers its signals, the first DNS
+        // Logged once strait handles its signals, before the first DNS
         // pass and the start of the services.
         let deadline = Instant::now() + Duration::from_secs(10);
         while !p

@@ -334,6 +334,20 @@ impl Gateway {
         reply.text()
     }
 
+    /// `/metrics` once it contains `needle`: a request is counted in the
+    /// logging hook, just after the client has its response.
+    pub fn metrics_containing(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let m = self.metrics();
+            if m.contains(needle) {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "no {needle} in /metrics:\n{m}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Every log line: stderr, stdout and the access log file.
     pub fn logs(&self) -> String {
         let mut all = self.stderr.lock().unwrap().clone();
