@@ -5,12 +5,11 @@ mod support;
 
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use support::lifecycle::{fixed_config, Load};
 use support::*;
 
 const AUTH: (&str, &str) = ("authorization", "Bearer vk-test-team-a");
@@ -127,87 +126,6 @@ fn drain_delay_keeps_serving_while_readyz_says_not_ready() {
         .wait_exit(Duration::from_secs(5))
         .expect("exits after the delay");
     assert!(status.success());
-}
-
-/// Clients that each open a new connection per request until stopped,
-/// counting failures: what a binary upgrade must not disturb.
-struct Load {
-    stop: Arc<AtomicBool>,
-    done: Arc<AtomicUsize>,
-    failures: Arc<Mutex<Vec<String>>>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(base: &str, clients: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicUsize::new(0));
-        let failures = Arc::new(Mutex::new(Vec::new()));
-        let threads = (0..clients)
-            .map(|c| {
-                let (stop, done, failures) = (stop.clone(), done.clone(), failures.clone());
-                let url = format!("{base}/openai_passthrough/v1/chat/completions");
-                std::thread::spawn(move || {
-                    let mut i = 0;
-                    while !stop.load(Ordering::Relaxed) {
-                        i += 1;
-                        let stream = (c + i) % 2 == 0;
-                        let body = json!({"model": "gpt-4o", "messages": [], "stream": stream, "stream_options": {"include_usage": true}});
-                        let headers = [AUTH, ("content-type", "application/json"), ("x-mock-events", "4"), ("x-mock-gap-ms", "50")];
-                        let r = request("POST", &url, &headers, body.to_string());
-                        let ok = r.status == 200
-                            && !r.cut
-                            && (!stream || r.text().contains(&strait_mock::delta_text(3)));
-                        if !ok {
-                            failures.lock().unwrap().push(format!("{} {}", r.status, r.text()));
-                        }
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            done,
-            failures,
-            threads,
-        }
-    }
-
-    fn finish(self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            t.join().unwrap();
-        }
-        let failures = self.failures.lock().unwrap();
-        let total = self.done.load(Ordering::Relaxed);
-        assert!(
-            failures.is_empty(),
-            "{} of {total} failed: {:?}",
-            failures.len(),
-            &failures[..failures.len().min(3)]
-        );
-        total
-    }
-}
-
-/// A config on fixed ports (a hand-over matches listeners by address) with
-/// its own pid file and upgrade socket.
-fn fixed_config(mocks: &Mocks, dir: &TempDir) -> (String, u16) {
-    let port = free_port();
-    let admin = free_port();
-    let config = mocks
-        .config("")
-        .replace(r#"listen: ["127.0.0.1:0"]"#, &format!(r#"listen: ["127.0.0.1:{port}"]"#))
-        .replace(r#"admin_listen: "127.0.0.1:0""#, &format!(r#"admin_listen: "127.0.0.1:{admin}""#))
-        .replace(
-            "server: { threads: 2 }",
-            &format!(
-                "server: {{ threads: 2, pid_file: \"{0}/strait.pid\", upgrade_sock: \"{0}/upgrade.sock\" }}",
-                dir.0.display()
-            ),
-        );
-    (config, port)
 }
 
 #[test]
