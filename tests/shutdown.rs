@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::lifecycle::{fixed_config, Load};
+use support::lifecycle::{fixed_config, main_pid, KillPid, Load};
 use support::*;
 
 const AUTH: (&str, &str) = ("authorization", "Bearer vk-test-team-a");
@@ -187,26 +187,10 @@ fn sigusr2_starts_the_new_binary_which_tells_systemd_it_is_the_main_process() {
     let load = Load::start(&format!("http://127.0.0.1:{port}"), 3);
     std::thread::sleep(Duration::from_millis(300));
     old.signal("USR2");
-    let announced = recv("MAINPID=");
-    let new_pid: u32 = announced
-        .rsplit('=')
-        .next()
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let new_pid = main_pid(&recv("MAINPID="));
     assert_ne!(new_pid, old.pid());
     // The new process is not this test's child: make sure it goes.
-    struct Kill(u32);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("kill")
-                .arg("-KILL")
-                .arg(self.0.to_string())
-                .status();
-        }
-    }
-    let _guard = Kill(new_pid);
+    let _guard = KillPid(new_pid);
     let status = old
         .wait_exit(Duration::from_secs(20))
         .expect("the old process exits");

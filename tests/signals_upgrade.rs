@@ -54,14 +54,7 @@ fn upgrade_with(first: &str, gap: Duration, second: &str) {
     old.signal(second);
     // A reload makes the old process say READY=1 with its own pid again.
     let new_pid = loop {
-        let announced = notify.recv("MAINPID=");
-        let pid: u32 = announced
-            .rsplit('=')
-            .next()
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let pid = main_pid(&notify.recv("MAINPID="));
         if pid != old.pid() {
             break pid;
         }

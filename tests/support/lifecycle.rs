@@ -69,6 +69,17 @@ pub fn wait_gone(pid: u32, limit: Duration) -> bool {
     gone(pid)
 }
 
+/// The pid in an sd_notify `MAINPID=` message.
+pub fn main_pid(announced: &str) -> u32 {
+    announced
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// Kills a process that is not this test's child when the test ends.
 pub struct KillPid(pub u32);
 
