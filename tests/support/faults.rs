@@ -30,10 +30,13 @@ pub fn refusing_addr() -> SocketAddr {
     l.local_addr().unwrap()
 }
 
-fn read_head(s: &mut TcpStream) -> Vec<u8> {
+/// The whole request, head and body, as a provider reads it before it
+/// answers: a server that answers and closes with the body unread makes
+/// the kernel reset the connection under the response.
+fn read_request(s: &mut TcpStream) -> Vec<u8> {
     let mut buf = Vec::new();
     let mut b = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+    while !super::lifecycle::request_complete(&buf) {
         match s.read(&mut b) {
             Ok(0) | Err(_) => break,
             Ok(n) => buf.extend_from_slice(&b[..n]),
@@ -68,16 +71,16 @@ fn serve(mut s: TcpStream, fault: Fault) {
             std::thread::sleep(Duration::from_millis(50));
         }
         Fault::StallHeaders => {
-            read_head(&mut s);
+            read_request(&mut s);
             std::thread::sleep(Duration::from_secs(60));
         }
         Fault::Truncate => {
-            read_head(&mut s);
+            read_request(&mut s);
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"id\":\"x\",");
             let _ = s.flush();
         }
         Fault::CutStream => {
-            read_head(&mut s);
+            read_request(&mut s);
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n");
             let event = b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n";
             let _ = write!(s, "{:x}\r\n", event.len());
@@ -87,7 +90,7 @@ fn serve(mut s: TcpStream, fault: Fault) {
             std::thread::sleep(Duration::from_millis(100));
         }
         Fault::Status(code) => {
-            read_head(&mut s);
+            read_request(&mut s);
             let body = format!("{{\"error\":{{\"type\":\"fault\",\"code\":{code}}}}}");
             let _ = write!(
                 s,
@@ -96,7 +99,7 @@ fn serve(mut s: TcpStream, fault: Fault) {
             );
         }
         Fault::SlowBody(ms) => {
-            read_head(&mut s);
+            read_request(&mut s);
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n{\"slow\":");
             let _ = s.flush();
             std::thread::sleep(Duration::from_millis(ms));

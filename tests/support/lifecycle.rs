@@ -285,7 +285,8 @@ pub fn slow_token_server(delay: Duration) -> SocketAddr {
     addr
 }
 
-fn request_complete(got: &[u8]) -> bool {
+/// A request head and as much body as its Content-Length says.
+pub fn request_complete(got: &[u8]) -> bool {
     let text = String::from_utf8_lossy(got);
     let Some((head, body)) = text.split_once("\r\n\r\n") else {
         return false;
