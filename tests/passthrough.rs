@@ -187,39 +187,44 @@ fn server_sent_events_arrive_as_they_are_sent() {
     let gw = Gateway::start(&mocks.config(""));
     let mut body = chat_body("gpt-4o");
     body["stream"] = json!(true);
-    let reply = post_json(
+    // In lockstep the mock sends each event only once the client has seen the one
+    // before: if the gateway held any event back, the mock would wait in vain.
+    let mut seen = String::new();
+    let mut released = 0;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let reply = rt.block_on(request_watching(
+        "POST",
         &gw.url("/openai_passthrough/v1/chat/completions"),
         &[
             ("authorization", "Bearer vk-test-team-a"),
+            ("content-type", "application/json"),
             ("x-mock-events", "5"),
-            ("x-mock-gap-ms", "150"),
+            ("x-mock-lockstep", "1"),
         ],
-        &body,
-    );
+        body.to_string().into(),
+        |chunk| {
+            seen.push_str(&String::from_utf8_lossy(chunk));
+            while released < seen.matches("\n\n").count() {
+                mocks.openai.release_event();
+                released += 1;
+            }
+        },
+    ));
     assert_eq!(reply.status, 200);
     assert!(reply
         .header("content-type")
         .is_some_and(|c| c.starts_with("text/event-stream")));
-    // Each content delta must arrive on its own, about 150 ms after the last.
-    let arrivals: Vec<_> = reply
-        .chunks
-        .iter()
-        .filter(|(_, data)| String::from_utf8_lossy(data).contains("delta"))
-        .map(|(at, _)| *at)
-        .collect();
-    assert!(
-        arrivals.len() >= 5,
-        "deltas arrived in {} reads: {:?}",
-        arrivals.len(),
+    assert_eq!(
+        mocks.openai.lockstep_misses(),
+        0,
+        "the mock waited 3 s for the client to see an event: buffered, not streamed; chunks: {:?}",
         reply.chunks
     );
-    for pair in arrivals.windows(2) {
-        let gap = pair[1] - pair[0];
-        assert!(
-            gap.as_millis() >= 100,
-            "deltas {gap:?} apart: buffered, not streamed"
-        );
-    }
+    // role, 5 deltas, finish, [DONE]
+    assert_eq!(released, 8, "{seen}");
     let text = reply.text();
     for i in 0..5 {
         assert!(

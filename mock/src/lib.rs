@@ -10,7 +10,9 @@
 //! `x-mock-status: N` (error N in the provider's format, with `retry-after: 7` and
 //! `x-ratelimit-remaining-requests: 0`), `x-mock-events: N` (content deltas per
 //! stream, default [`DEFAULT_EVENTS`]), `x-mock-gap-ms: N` (pause between SSE
-//! events), `x-mock-delay-ms: N` (pause before the response headers).
+//! events), `x-mock-lockstep: 1` (each SSE event after the first waits for
+//! [`MockProvider::release_event`]), `x-mock-delay-ms: N` (pause before the
+//! response headers).
 //!
 //! Replies are deterministic: text [`REPLY_TEXT`] (streams: [`delta_text`]`(i)` for
 //! each delta), the model taken from the request, and each flavor's own token
@@ -157,6 +159,8 @@ struct State {
     token_sources: Mutex<Vec<token::Issued>>,
     log: Mutex<Vec<Recorded>>,
     seq: AtomicU64,
+    /// Permits for `x-mock-lockstep` streams, one per event.
+    steps: Arc<sse::Steps>,
 }
 
 impl State {
@@ -187,6 +191,7 @@ impl MockProvider {
             token_sources: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             seq: AtomicU64::new(0),
+            steps: Arc::default(),
         });
         let (listener, addr) = listen::bind();
         let server = server::spawn(listener, state.clone());
@@ -224,6 +229,18 @@ impl MockProvider {
                 self.state.flavor, self.addr
             ),
         }
+    }
+
+    /// Lets an `x-mock-lockstep` stream send its next event.
+    pub fn release_event(&self) {
+        self.state.steps.release();
+    }
+
+    /// How many times an `x-mock-lockstep` stream gave up waiting for
+    /// [`release_event`](Self::release_event) (after 3 s) and sent its next event
+    /// anyway: non-zero means events were held back on their way to the client.
+    pub fn lockstep_misses(&self) -> usize {
+        self.state.steps.missed()
     }
 
     pub fn clear(&self) {

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::call::{Call, Dialect, Reply};
 use crate::listen::{self, json_response, Body, Running};
+use crate::sse::Pace;
 use crate::{
     anthropic, auth, azure, gemini, lock, openai, sse, Flavor, Recorded, State, DEFAULT_EVENTS,
 };
@@ -36,11 +37,15 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     if let Some(ms) = number("x-mock-delay-ms") {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let gap = Duration::from_millis(number("x-mock-gap-ms").unwrap_or(0));
+    let pace = if rec.header("x-mock-lockstep").is_some() {
+        Pace::Lockstep(state.steps.clone())
+    } else {
+        Pace::Gap(Duration::from_millis(number("x-mock-gap-ms").unwrap_or(0)))
+    };
     let dialect = Dialect::of(state.flavor, &rec.path);
     let key = lock(&state.key).clone();
     if let Err(reply) = auth::check(dialect, &rec, &key, &|t| state.accepts_bearer(t)) {
-        return Ok(respond(dialect, seq, reply, gap, &[]));
+        return Ok(respond(dialect, seq, reply, pace.clone(), &[]));
     }
     if let Some(status) = number("x-mock-status") {
         let status = u16::try_from(status).unwrap_or(500);
@@ -52,7 +57,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             ("retry-after", "7"),
             ("x-ratelimit-remaining-requests", "0"),
         ];
-        return Ok(respond(dialect, seq, reply, gap, &extra));
+        return Ok(respond(dialect, seq, reply, pace.clone(), &extra));
     }
     let call = Call {
         flavor: state.flavor,
@@ -83,7 +88,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         });
         Reply::Json(200, echo)
     });
-    Ok(respond(dialect, seq, reply, gap, &[]))
+    Ok(respond(dialect, seq, reply, pace, &[]))
 }
 
 /// `GET /__mock/requests` (the log), `DELETE /__mock/requests` (clear it).
@@ -112,7 +117,7 @@ fn respond(
     dialect: Dialect,
     seq: u64,
     reply: Reply,
-    gap: Duration,
+    pace: Pace,
     extra: &[(&'static str, &str)],
 ) -> Response<Body> {
     let google = dialect == Dialect::Google;
@@ -127,7 +132,7 @@ fn respond(
             &body,
         ),
         Reply::Sse(events) => {
-            let mut r = Response::new(sse::body(events, gap).boxed_unsync());
+            let mut r = Response::new(sse::body(events, pace).boxed_unsync());
             let content_type = if google {
                 "text/event-stream"
             } else {

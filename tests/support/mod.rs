@@ -443,6 +443,17 @@ pub async fn request_async(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> Reply {
+    request_watching(method, url, headers, body, |_| {}).await
+}
+
+/// [`request_async`], calling `on_chunk` with each body chunk as it arrives.
+pub async fn request_watching(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+    mut on_chunk: impl FnMut(&[u8]),
+) -> Reply {
     let uri: http::Uri = url.parse().unwrap();
     let authority = uri.authority().unwrap().clone();
     let stream = tokio::net::TcpStream::connect(authority.as_str())
@@ -480,6 +491,7 @@ pub async fn request_async(
             break;
         };
         if let Ok(data) = frame.into_data() {
+            on_chunk(&data);
             all.extend_from_slice(&data);
             chunks.push((start.elapsed(), data));
         }
