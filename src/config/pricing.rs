@@ -1,5 +1,7 @@
-//! `pricing:` what calls cost. The bundled table, then `file` (LiteLLM's
-//! format), then `models`: each source replaces the entries it repeats.
+//! `pricing:` what calls cost. The bundled table, `file` (LiteLLM's format)
+//! over it, `models` over both: a model is priced by the last of them that
+//! has an entry for it (its name or a prefix of it), so the operator's words
+//! beat the defaults.
 
 use super::checker::Checker;
 use super::defaults;
@@ -13,6 +15,7 @@ pub(crate) fn pricing(c: &mut Checker, raw: &RawPricing) -> PriceTable {
         // Relative to the config file, like every path in it. Read at load
         // (and on each reload), never on the request path.
         let path = c.base_dir().join(file.value.trim());
+        table.push_layer();
         match std::fs::read(&path).map_err(|e| e.to_string()) {
             Err(e) => c.error(
                 file,
@@ -35,6 +38,7 @@ pub(crate) fn pricing(c: &mut Checker, raw: &RawPricing) -> PriceTable {
             },
         }
     }
+    table.push_layer();
     for m in &raw.models {
         if let Some((kind, pattern, price)) = model_price(c, &m.value) {
             table.insert(kind, pattern, price);

@@ -1,7 +1,9 @@
-//! The price table: per provider, exact model names and `*` prefixes. A
-//! model takes the price of its exact name, else of the longest prefix it
-//! starts with; a later entry for the same name or prefix replaces the
-//! earlier one, which is how the config layers its sources.
+//! The price table: layers of entries, each per provider, by exact model
+//! name or `*` prefix. A model takes its price from the top layer that has
+//! an entry for it, and in that layer from its exact name, else from the
+//! longest prefix it starts with; a later entry for the same name or prefix
+//! replaces the earlier one. The config stacks its sources this way, so an
+//! operator's `gpt-4o*` prices every `gpt-4o` model, bundled names included.
 
 use std::collections::HashMap;
 
@@ -65,9 +67,20 @@ impl<'a> Pattern<'a> {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct PriceTable {
-    providers: [Models; ProviderKind::ALL.len()],
+    /// Bottom first; never empty.
+    layers: Vec<Layer>,
+}
+
+type Layer = [Models; ProviderKind::ALL.len()];
+
+impl Default for PriceTable {
+    fn default() -> Self {
+        PriceTable {
+            layers: vec![Layer::default()],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -78,9 +91,17 @@ struct Models {
 }
 
 impl PriceTable {
-    /// Adds an entry, replacing one with the same name or prefix.
+    /// Starts a layer over the entries so far: a model it prices takes its
+    /// price from it, whatever the layers below say.
+    pub(crate) fn push_layer(&mut self) {
+        self.layers.push(Layer::default());
+    }
+
+    /// Adds an entry to the top layer, replacing one with the same name or
+    /// prefix there.
     pub(crate) fn insert(&mut self, kind: ProviderKind, pattern: Pattern<'_>, price: Price) {
-        let models = &mut self.providers[kind.index()];
+        let top = self.layers.last_mut().expect("a table has a layer");
+        let models = &mut top[kind.index()];
         match pattern {
             Pattern::Exact(name) => {
                 models.exact.insert(name.into(), price);
@@ -100,26 +121,34 @@ impl PriceTable {
         }
     }
 
-    /// The price of `model` on `kind`: its exact entry, else the longest
-    /// prefix it starts with.
+    /// The price of `model` on `kind`, from the top layer that has one.
     pub(crate) fn price(&self, kind: ProviderKind, model: &str) -> Option<Price> {
-        let models = &self.providers[kind.index()];
-        if let Some(p) = models.exact.get(model) {
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|layer| layer[kind.index()].price(model))
+    }
+
+    /// Entries, exact and prefix, across layers and providers.
+    pub(crate) fn len(&self) -> usize {
+        self.layers
+            .iter()
+            .flatten()
+            .map(|m| m.exact.len() + m.prefixes.len())
+            .sum()
+    }
+}
+
+impl Models {
+    /// Its exact entry, else the longest prefix it starts with.
+    fn price(&self, model: &str) -> Option<Price> {
+        if let Some(p) = self.exact.get(model) {
             return Some(*p);
         }
-        models
-            .prefixes
+        self.prefixes
             .iter()
             .find(|(stem, _)| model.starts_with(&**stem))
             .map(|(_, p)| *p)
-    }
-
-    /// Entries, exact and prefix, across providers.
-    pub(crate) fn len(&self) -> usize {
-        self.providers
-            .iter()
-            .map(|m| m.exact.len() + m.prefixes.len())
-            .sum()
     }
 }
 
@@ -195,6 +224,30 @@ mod tests {
         assert_eq!(input(&t, Azure, "gpt-4o-2024-11-20"), None);
         assert_eq!(input(&t, Gemini, "gpt-4o"), None);
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn an_upper_layer_wins_wherever_it_has_an_entry() {
+        let mut t = table(&[
+            (OpenAi, "gpt-4o", 2.5),
+            (OpenAi, "gpt-4o-20*", 2.5),
+            (OpenAi, "gpt-4o-mini", 0.15),
+            (OpenAi, "o3", 2.0),
+        ]);
+        t.push_layer();
+        t.insert(OpenAi, Pattern::parse("gpt-4o*").unwrap(), p(2.75));
+        // Its prefix beats the exact names and longer prefixes below it.
+        assert_eq!(input(&t, OpenAi, "gpt-4o"), Some(2.75));
+        assert_eq!(input(&t, OpenAi, "gpt-4o-2024-08-06"), Some(2.75));
+        assert_eq!(input(&t, OpenAi, "gpt-4o-mini"), Some(2.75));
+        t.push_layer();
+        t.insert(OpenAi, Pattern::Exact("gpt-4o-mini"), p(0.2));
+        assert_eq!(input(&t, OpenAi, "gpt-4o-mini"), Some(0.2));
+        assert_eq!(input(&t, OpenAi, "gpt-4o"), Some(2.75));
+        // What no upper layer prices falls through to the one below.
+        assert_eq!(input(&t, OpenAi, "o3"), Some(2.0));
+        assert_eq!(input(&t, OpenAi, "o4"), None);
+        assert_eq!(t.len(), 6);
     }
 
     #[test]

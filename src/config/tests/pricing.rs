@@ -150,7 +150,7 @@ fn input(loaded: &Loaded, kind: ProviderKind, model: &str) -> Option<f64> {
 }
 
 #[test]
-fn bundled_then_file_then_models_each_override_what_came_before() {
+fn models_over_the_file_over_the_bundled_table() {
     let dir = Dir::with(&[("prices.json", FILE)]);
     let yaml = "pricing:
   file: prices.json
@@ -159,20 +159,25 @@ fn bundled_then_file_then_models_each_override_what_came_before() {
     - { provider: openai, model: \"my-*\", input: 9, output: 9 }
     - { provider: openai, model: my-model, input: 10, output: 11, cached_input: 1 }
     - { provider: vertex, model: \"*\", input: 0, output: 0 }
+    - { provider: openai, model: \"gpt-4o-m*\", input: 0.2, output: 0.8 }
 ";
     let loaded = load_in(yaml, Mode::Check, &dir.0).expect("loads");
-    // The file replaces a bundled price; models replace the file's.
+    // The file's price beats the bundled one; models beat the file.
     assert_eq!(input(&loaded, OpenAi, "gpt-4o"), Some(3.0));
     let p = loaded.snapshot.prices.price(OpenAi, "my-model").unwrap();
     assert_eq!((p.input, p.output, p.cached_input), (10.0, 11.0, 1.0));
     assert_eq!(input(&loaded, OpenAi, "my-other"), Some(9.0));
     assert_eq!(input(&loaded, Gemini, "my-model"), Some(4.0));
-    // What no source names keeps its bundled price.
-    assert_eq!(input(&loaded, OpenAi, "gpt-4o-mini"), Some(0.15));
+    // A prefix in `models` beats the bundled exact name it covers.
+    assert_eq!(input(&loaded, OpenAi, "gpt-4o-mini"), Some(0.2));
+    assert_eq!(input(&loaded, OpenAi, "gpt-4o-mini-2024-07-18"), Some(0.2));
+    // What no source above names keeps its bundled price.
+    assert_eq!(input(&loaded, OpenAi, "gpt-4.1"), Some(2.0));
     assert_eq!(input(&loaded, Azure, "gpt-4o"), Some(2.5));
-    // A catch-all prices the rest of its provider; exact names still win.
+    // A prefix in `models` beats exact names below it: a catch-all prices
+    // every model of its provider.
     assert_eq!(input(&loaded, Vertex, "anything"), Some(0.0));
-    assert_eq!(input(&loaded, Vertex, "gemini-2.5-pro"), Some(1.25));
+    assert_eq!(input(&loaded, Vertex, "gemini-2.5-pro"), Some(0.0));
 }
 
 #[test]
@@ -185,4 +190,32 @@ fn without_pricing_the_bundled_table_applies() {
     );
     assert_eq!(input(&loaded, Gemini, "gemini-2.5-flash"), Some(0.3));
     assert_eq!(input(&loaded, OpenAi, "no-such-model"), None);
+}
+
+#[test]
+fn the_reference_configs_pricing_example_loads_uncommented() {
+    const REFERENCE: &str = include_str!("../../../conf/strait.yaml");
+    const LITELLM: &str = include_str!("../../../tests/fixtures/pricing/litellm.json");
+    let example: String = REFERENCE
+        .lines()
+        .skip_while(|l| !l.starts_with("# pricing:"))
+        .take_while(|l| l.starts_with("# "))
+        .map(|l| format!("{}\n", &l[2..]))
+        .collect();
+    assert!(
+        example.contains("file:") && example.contains("models:"),
+        "{example}"
+    );
+    let dir = Dir::with(&[("model_prices_and_context_window.json", LITELLM)]);
+    let loaded = load_in(&example, Mode::Check, &dir.0).expect(&example);
+    let p = loaded
+        .snapshot
+        .prices
+        .price(Anthropic, "claude-sonnet-4-5-20250929")
+        .expect("priced");
+    assert_eq!(
+        (p.input, p.cached_input, p.cache_creation),
+        (3.0, 0.3, 3.75)
+    );
+    assert_eq!(input(&loaded, OpenAi, "gpt-file"), Some(2.0));
 }
