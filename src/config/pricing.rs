@@ -38,7 +38,9 @@ pub(crate) fn pricing(c: &mut Checker, raw: &RawPricing) -> PriceTable {
             },
         }
     }
-    table.push_layer();
+    if !raw.models.is_empty() {
+        table.push_layer();
+    }
     for m in &raw.models {
         if let Some((kind, pattern, price)) = model_price(c, &m.value) {
             table.insert(kind, pattern, price);

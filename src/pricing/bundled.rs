@@ -142,7 +142,11 @@ pub(crate) fn bundled() -> PriceTable {
             for &name in names {
                 table.insert(kind, Pattern::Exact(name), price);
                 table.insert(kind, Pattern::Prefix(&format!("{name}-20")), price);
-                table.insert(kind, Pattern::Prefix(&format!("{name}@")), price);
+                // Only Vertex's Claude versions are written with `@`; fewer
+                // prefixes are fewer to try for each call.
+                if providers == CLAUDE {
+                    table.insert(kind, Pattern::Prefix(&format!("{name}@")), price);
+                }
             }
         }
     }
