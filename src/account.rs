@@ -1,5 +1,6 @@
-//! The end of a request: what the access log line and the metrics say.
-//! Runs in Pingora's `logging` hook, after the client has been answered.
+//! The end of a request: what the call cost, and what the access log line
+//! and the metrics say. Runs in Pingora's `logging` hook, after the client
+//! has been answered.
 
 use std::time::{Duration, Instant};
 
@@ -7,9 +8,12 @@ use pingora::proxy::Session;
 use serde::Serialize;
 
 use crate::ctx::RequestCtx;
-use crate::observe::metrics::{metrics, status_class};
+use crate::observe::metrics::{metrics, status_class, NO_VIRTUAL_KEY};
 use crate::observe::tap::UsageState;
+use crate::observe::usage::Tokens;
 use crate::observe::{now_rfc3339, AccessLog};
+use crate::pricing::{cost_usd, PriceTable};
+use crate::providers::ProviderKind;
 
 #[derive(Serialize)]
 struct Record<'a> {
@@ -39,7 +43,33 @@ struct Record<'a> {
     cached_tokens: Option<u64>,
     cache_creation_tokens: Option<u64>,
     reasoning_tokens: Option<u64>,
+    /// `null` when the usage was not read or the model has no price.
+    cost_usd: Option<f64>,
     error: Option<&'static str>,
+}
+
+/// What one call used and cost, once its usage is read: the one place the
+/// log line and the metrics take it from (and what a budget would charge).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Charge {
+    pub(crate) tokens: Tokens,
+    /// USD; `None` when the model has no price.
+    pub(crate) cost_usd: Option<f64>,
+}
+
+impl Charge {
+    pub(crate) fn new(
+        prices: &PriceTable,
+        kind: ProviderKind,
+        model: Option<&str>,
+        tokens: Tokens,
+    ) -> Charge {
+        let price = model.and_then(|m| prices.price(kind, m));
+        Charge {
+            tokens,
+            cost_usd: price.map(|p| cost_usd(&p, &tokens)),
+        }
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -70,9 +100,18 @@ pub(crate) fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) 
     // As the provider reports it, else as the client asked for it.
     let model = outcome.model.or_else(|| ctx.requested_model());
     let status = session.response_written().map_or(0, |r| r.status.as_u16());
-    let provider = ctx.provider.as_ref().map(|p| p.kind.name());
+    let kind = ctx.provider.as_ref().map(|p| p.kind);
+    let provider = kind.map(ProviderKind::name);
     let error = ctx.error.as_ref().map(|e| e.kind);
     let tokens = outcome.tokens;
+    // Usage is read only from a provider's answer, which admission (and
+    // so the snapshot) came before.
+    let charge = match (tokens, kind, ctx.snapshot.as_deref()) {
+        (Some(t), Some(kind), Some(snapshot)) => {
+            Some(Charge::new(&snapshot.prices, kind, model.as_deref(), t))
+        }
+        _ => None,
+    };
 
     let m = metrics();
     let provider_label = provider.unwrap_or("none");
@@ -96,8 +135,9 @@ pub(crate) fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) 
                 .with_label_values(&[p])
                 .observe(latency.saturating_sub(waiting).as_secs_f64());
         }
-        if let Some(t) = &tokens {
-            m.add_tokens(p, model.as_deref(), t);
+        if let Some(c) = &charge {
+            let virtual_key = ctx.client.virtual_key.as_deref().unwrap_or(NO_VIRTUAL_KEY);
+            m.add_usage(p, model.as_deref(), virtual_key, &c.tokens, c.cost_usd);
         }
         if outcome.state == Some(UsageState::Unknown) {
             m.usage_unread.with_label_values(&[p]).inc();
@@ -143,6 +183,7 @@ pub(crate) fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) 
         cached_tokens: tokens.map(|t| t.cached),
         cache_creation_tokens: tokens.map(|t| t.cache_creation),
         reasoning_tokens: tokens.map(|t| t.reasoning),
+        cost_usd: charge.and_then(|c| c.cost_usd),
         error: error.map(|k| k.name()),
     };
     if let Ok(line) = serde_json::to_string(&record) {

@@ -9,7 +9,7 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | 0 leaves | errors, route, upstream, tokens, credential, keys, observe, providers, notify |
+//! | 0 leaves | errors, route, upstream, tokens, credential, keys, observe, providers, pricing, notify |
 //! | 1 model | snapshot |
 //! | 2 request path | ctx, auth, policy, body, binding, admission, failover, forward, relay, account |
 //! | 3 proxy | gateway |
@@ -23,13 +23,16 @@
 //!   tokens, with their own error type), `credential`, `keys` (a provider
 //!   key, its cool-down, key selection), `observe` (parsers of usage, SSE
 //!   and request bodies; the access log and metrics sinks), `providers`
-//!   (one file per provider behind one trait), `notify` (sd_notify).
-//! * **Model**: `snapshot`, the immutable runtime form of one config load,
-//!   swapped atomically; a request loads it once.
+//!   (one file per provider behind one trait), `pricing` (prices per
+//!   million tokens, the table a model finds its price in, the bundled
+//!   table, LiteLLM's price file, the cost of a call), `notify` (sd_notify).
+//! * **Model**: `snapshot`, the immutable runtime form of one config load
+//!   (prices included), swapped atomically; a request loads it once.
 //! * **Request path**, in order: `admission` (route → `auth` → `policy` →
 //!   provider and model → key) binds a key (`binding`), `failover` starts
 //!   each attempt, `forward` writes the upstream request, `relay` passes the
-//!   answer back, `account` writes the log line and metrics. `ctx` is what
+//!   answer back, `account` prices the call and writes the log line and
+//!   metrics. `ctx` is what
 //!   a request carries between them; `body` owns the request body.
 //! * **Proxy**: `gateway`, the `ProxyHttp` impl, each hook one call into
 //!   the step that owns it.
@@ -55,6 +58,7 @@ mod lifecycle;
 mod notify;
 mod observe;
 mod policy;
+mod pricing;
 mod providers;
 mod relay;
 mod reload;

@@ -124,6 +124,10 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
     if snapshot.virtual_keys.is_open() {
         log::warn!("no virtual_keys configured: serving without client authentication");
     }
+    log::info!(
+        "{} model prices (bundled and pricing:); calls of other models are logged with cost_usd null",
+        snapshot.prices.len()
+    );
     let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
     // Provider names are looked up once before serving, so the first
     // requests do not meet an unresolved upstream; a slow DNS server delays

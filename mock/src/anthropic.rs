@@ -1,4 +1,6 @@
-//! Anthropic Messages API (also served by Azure under `/anthropic/`).
+//! Anthropic Messages API (also served by Azure under `/anthropic/`, and by
+//! Vertex AI as `publishers/anthropic/models/{m}:rawPredict` and
+//! `:streamRawPredict`).
 
 use serde_json::{json, Value};
 
@@ -9,22 +11,39 @@ use crate::{delta_text, REPLY_TEXT};
 /// `POST /v1/messages` (the path after any Azure prefix).
 pub(crate) fn route(call: &Call, path: &str) -> Option<Reply> {
     match (call.post(), path) {
-        (true, "/v1/messages") if call.stream() => Some(Reply::Sse(stream(call))),
+        (true, "/v1/messages") if call.stream() => Some(Reply::Sse(stream(call, &call.model()))),
         (true, "/v1/messages") => Some(Reply::Json(
             200,
-            message(call, json!([{"type": "text", "text": REPLY_TEXT}])),
+            message(
+                call,
+                &call.model(),
+                json!([{"type": "text", "text": REPLY_TEXT}]),
+            ),
         )),
         _ => None,
     }
 }
 
-fn message(call: &Call, content: Value) -> Value {
+/// Claude on Vertex AI: the model is in the path, not the body, and the
+/// method says whether to stream.
+pub(crate) fn vertex(call: &Call, model: &str, method: &str) -> Option<Reply> {
+    match (call.post(), method) {
+        (true, "streamRawPredict") => Some(Reply::Sse(stream(call, model))),
+        (true, "rawPredict") => Some(Reply::Json(
+            200,
+            message(call, model, json!([{"type": "text", "text": REPLY_TEXT}])),
+        )),
+        _ => None,
+    }
+}
+
+fn message(call: &Call, model: &str, content: Value) -> Value {
     let u = call.usage();
     json!({
         "id": call.id("msg_"),
         "type": "message",
         "role": "assistant",
-        "model": call.model(),
+        "model": model,
         "content": content,
         "stop_reason": "end_turn",
         "stop_sequence": null,
@@ -41,8 +60,8 @@ fn message(call: &Call, content: Value) -> Value {
 /// `message_start` (input and cache tokens, 1 output token so far),
 /// `content_block_start`, `ping`, deltas, `content_block_stop`, `message_delta`
 /// (stop reason, final output tokens), `message_stop`.
-fn stream(call: &Call) -> Vec<String> {
-    let mut start = message(call, json!([]));
+fn stream(call: &Call, model: &str) -> Vec<String> {
+    let mut start = message(call, model, json!([]));
     start["stop_reason"] = Value::Null;
     start["usage"]["output_tokens"] = json!(1);
     let mut out = vec![
@@ -113,5 +132,37 @@ mod tests {
                 && ev[0].contains("\"model\":\"claude\"")
         );
         assert!(ev[6].contains("\"output_tokens\":9"));
+    }
+
+    fn vertex_call(stream: bool, path: &str) -> Call<'_> {
+        Call {
+            flavor: Flavor::Gemini,
+            method: "POST",
+            path,
+            query: None,
+            body: json!({"anthropic_version": "vertex-2023-10-16", "stream": stream}),
+            events: 1,
+            seq: 1,
+        }
+    }
+
+    #[test]
+    fn claude_on_vertex_takes_its_model_from_the_path() {
+        let base = "/v1/projects/p/locations/l/publishers/anthropic/models/claude-x@2025";
+        let path = format!("{base}:rawPredict");
+        let Some(Reply::Json(200, msg)) = crate::gemini::route(&vertex_call(false, &path)) else {
+            panic!("not a message")
+        };
+        assert_eq!(msg["model"], "claude-x@2025");
+        let u = crate::ANTHROPIC_USAGE;
+        assert_eq!(
+            msg["usage"]["cache_creation_input_tokens"],
+            u.cache_creation
+        );
+        let path = format!("{base}:streamRawPredict");
+        let Some(Reply::Sse(ev)) = crate::gemini::route(&vertex_call(true, &path)) else {
+            panic!("not SSE")
+        };
+        assert!(ev[0].contains("\"model\":\"claude-x@2025\""), "{}", ev[0]);
     }
 }

@@ -24,6 +24,10 @@ pub(crate) struct Call<'a> {
 
 impl Call<'_> {
     pub fn usage(&self) -> Usage {
+        // Claude on Vertex reports Anthropic's numbers, cache writes included.
+        if self.flavor == Flavor::Gemini && self.path.contains("/publishers/anthropic/") {
+            return crate::ANTHROPIC_USAGE;
+        }
         self.flavor.usage()
     }
 

@@ -2,7 +2,9 @@
 //! (SSE with `?alt=sse`, else one JSON array), `GET /{v1,v1beta}/models`.
 //!
 //! Any prefix before `/models/` is accepted, so Vertex-style paths
-//! (`/v1beta1/projects/P/locations/L/publishers/google/models/{m}:…`) work too.
+//! (`/v1beta1/projects/P/locations/L/publishers/google/models/{m}:…`) work too,
+//! and Vertex's Claude (`…/publishers/anthropic/models/{m}:rawPredict`,
+//! `:streamRawPredict`) answers in Anthropic's format.
 
 use serde_json::{json, Value};
 
@@ -17,6 +19,9 @@ pub(crate) fn route(call: &Call) -> Option<Reply> {
     }
     let (_, target) = call.path.rsplit_once("/models/")?;
     let (model, method) = target.split_once(':')?;
+    if call.path.contains("/publishers/anthropic/") {
+        return crate::anthropic::vertex(call, model, method);
+    }
     match (call.post(), method) {
         (true, "generateContent") => Some(Reply::Json(200, chunk(call, model, REPLY_TEXT, None))),
         (true, "streamGenerateContent") => {

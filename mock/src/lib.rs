@@ -16,7 +16,8 @@
 //!
 //! Replies are deterministic: text [`REPLY_TEXT`] (streams: [`delta_text`]`(i)` for
 //! each delta), the model taken from the request, and each flavor's own token
-//! counts ([`OPENAI_USAGE`], [`ANTHROPIC_USAGE`], [`GEMINI_USAGE`], [`AZURE_USAGE`]).
+//! counts ([`OPENAI_USAGE`], [`ANTHROPIC_USAGE`], [`GEMINI_USAGE`], [`AZURE_USAGE`];
+//! Claude on Vertex, served by the Gemini flavor, reports [`ANTHROPIC_USAGE`]).
 //!
 //! [`TokenServer`] impersonates the OAuth token endpoints strait mints tokens from
 //! (Google's JWT-bearer grant for Vertex AI, Entra ID client credentials for
@@ -61,7 +62,8 @@ pub enum Flavor {
     OpenAi,
     /// `api.anthropic.com`: `/v1/messages`, `x-api-key: <key>` + `anthropic-version`.
     Anthropic,
-    /// `generativelanguage.googleapis.com`: `/{v1,v1beta}/models/{m}:…`, `x-goog-api-key: <key>`.
+    /// `generativelanguage.googleapis.com`: `/{v1,v1beta}/models/{m}:…`, `x-goog-api-key: <key>`;
+    /// also Vertex-style paths, Claude's (`…/publishers/anthropic/models/{m}:rawPredict`) included.
     Gemini,
     /// An Azure resource: `/openai/deployments/{d}/…?api-version=` and `/openai/v1/…`
     /// with `api-key: <key>`; `/anthropic/v1/messages` with `x-api-key: <key>`.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::settings::ServerSettings;
 use crate::observe::AccessLogTarget;
+use crate::pricing::PriceTable;
 use crate::snapshot::Limits;
 use crate::upstream::Timeouts;
 
@@ -76,3 +77,9 @@ pub(crate) const ENTRA_SCOPE: &str = "https://cognitiveservices.azure.com/.defau
 
 /// Without virtual keys, only loopback listeners; see `refuse_open`.
 pub(crate) const ALLOW_UNAUTHENTICATED: bool = false;
+
+/// Prices with no `pricing:` section, and underneath one: the flagship
+/// models of each provider (`pricing/bundled.rs` says which and from where).
+pub(crate) fn prices() -> PriceTable {
+    crate::pricing::bundled()
+}

@@ -5,6 +5,7 @@ mod checker;
 mod defaults;
 mod keys;
 mod limits;
+mod pricing;
 mod providers;
 pub(crate) mod schema;
 mod settings;
@@ -147,9 +148,10 @@ fn build(raw: schema::RawConfig, ctx: &Context<'_>) -> Result<Loaded, Vec<Diagno
     let settings = settings::settings(&mut c, &raw, virtual_keys.is_open());
     let limits = limits::limits(&mut c, &raw.limits);
     let providers = providers::providers(&mut c, &raw);
+    let prices = pricing::pricing(&mut c, &raw.pricing);
     let warnings = c.finish()?;
     Ok(Loaded {
-        snapshot: Snapshot::new(virtual_keys, providers, limits),
+        snapshot: Snapshot::new(virtual_keys, providers, limits).with_prices(prices),
         settings,
         warnings,
     })

@@ -33,6 +33,33 @@ pub(crate) struct RawConfig {
     pub(crate) virtual_keys: Vec<S<RawVirtualKey>>,
     #[serde(default)]
     pub(crate) providers: BTreeMap<String, S<RawProvider>>,
+    #[serde(default)]
+    pub(crate) pricing: RawPricing,
+}
+
+/// Prices in USD per million tokens, over the bundled table: the file's
+/// entries first, then `models`, each replacing what came before.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPricing {
+    /// LiteLLM's `model_prices_and_context_window.json` format.
+    pub(crate) file: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) models: Vec<S<RawModelPrice>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawModelPrice {
+    pub(crate) provider: S<String>,
+    /// A name, or a prefix ending in `*`.
+    pub(crate) model: S<String>,
+    pub(crate) input: S<f64>,
+    pub(crate) output: S<f64>,
+    /// Default: `input`.
+    pub(crate) cached_input: Option<S<f64>>,
+    /// Default: `input`.
+    pub(crate) cache_creation: Option<S<f64>>,
 }
 
 /// A listener that terminates TLS (HTTP/2 by ALPN, else HTTP/1.1).

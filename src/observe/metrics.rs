@@ -3,19 +3,24 @@
 //! Names follow the OpenTelemetry GenAI conventions where they apply (token
 //! `kind` is `input`/`output` like `gen_ai.token.type`, plus the cache and
 //! reasoning breakdowns). Labels are bounded: route and provider are fixed
-//! sets, status is a class, and models past a configurable number share
-//! the label `other`.
+//! sets, status is a class, virtual keys are the configured names, and
+//! models past a configurable number share the label `other`.
 
 use std::collections::HashSet;
 use std::sync::{LazyLock, RwLock};
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 use super::usage::Tokens;
+use super::usage_series::{Families, SeriesCache};
+
+/// The `virtual_key` label of calls made without one (open mode), where the
+/// access log writes `null`: like `route` and `provider`, `none`.
+pub(crate) const NO_VIRTUAL_KEY: &str = "none";
 
 /// Whole requests, from a first byte to a last one: up to long streams.
 const DURATION_BUCKETS: &[f64] = &[
@@ -32,7 +37,9 @@ pub(crate) struct Metrics {
     pub(crate) duration: HistogramVec,
     pub(crate) ttfb: HistogramVec,
     pub(crate) overhead: HistogramVec,
-    pub(crate) tokens: IntCounterVec,
+    tokens: IntCounterVec,
+    cost: CounterVec,
+    unpriced: IntCounterVec,
     pub(crate) upstream_errors: IntCounterVec,
     pub(crate) usage_unread: IntCounterVec,
     pub(crate) failovers: IntCounterVec,
@@ -41,6 +48,7 @@ pub(crate) struct Metrics {
     pub(crate) reloads: IntCounterVec,
     pub(crate) access_log_dropped: IntCounter,
     models: RwLock<ModelLabels>,
+    usage: SeriesCache,
 }
 
 struct ModelLabels {
@@ -96,7 +104,22 @@ impl Metrics {
             "strait_tokens_total",
             "Tokens the providers reported, by kind: input (cached included), output \
              (reasoning included), cached, cache_creation, reasoning.",
-            &["provider", "model", "kind"],
+            &["provider", "model", "kind", "virtual_key"],
+        );
+        let cost = add(
+            &registry,
+            CounterVec::new(
+                Opts::new(
+                    "strait_cost_usd_total",
+                    "What the calls cost in USD, from their reported tokens and the price table.",
+                ),
+                &["provider", "model", "virtual_key"],
+            ),
+        );
+        let unpriced = counter(
+            "strait_cost_unpriced_total",
+            "Calls whose usage was read but whose model has no price (cost_usd null).",
+            &["provider", "model"],
         );
         let upstream_errors = counter(
             "strait_upstream_errors_total",
@@ -155,6 +178,8 @@ impl Metrics {
             ttfb,
             overhead,
             tokens,
+            cost,
+            unpriced,
             upstream_errors,
             usage_unread,
             failovers,
@@ -168,6 +193,7 @@ impl Metrics {
                 limit: usize::MAX,
                 known: HashSet::new(),
             }),
+            usage: SeriesCache::default(),
         }
     }
 
@@ -178,40 +204,52 @@ impl Metrics {
     }
 
     /// The label for `model`: itself while fewer than the limit are known.
-    pub(crate) fn model_label(&self, model: &str) -> String {
+    pub(crate) fn model_label<'a>(&self, model: &'a str) -> &'a str {
         if let Ok(m) = self.models.read() {
             if m.known.contains(model) {
-                return model.to_string();
+                return model;
             }
         }
         let Ok(mut m) = self.models.write() else {
-            return "other".to_string();
+            return "other";
         };
         if m.known.contains(model) {
-            return model.to_string();
+            return model;
         }
         if m.known.len() < m.limit {
             m.known.insert(model.to_string());
-            return model.to_string();
+            return model;
         }
-        "other".to_string()
+        "other"
     }
 
-    pub(crate) fn add_tokens(&self, provider: &str, model: Option<&str>, t: &Tokens) {
-        let model = self.model_label(model.unwrap_or("unknown"));
-        for (kind, n) in [
-            ("input", t.input),
-            ("output", t.output),
-            ("cached", t.cached),
-            ("cache_creation", t.cache_creation),
-            ("reasoning", t.reasoning),
-        ] {
-            if n > 0 {
-                self.tokens
-                    .with_label_values(&[provider, &model, kind])
-                    .inc_by(n);
-            }
+    /// Counts one call's tokens and what it cost (`None`: its model has no
+    /// price), for its virtual key ([`NO_VIRTUAL_KEY`] in open mode).
+    pub(crate) fn add_usage(
+        &self,
+        provider: &str,
+        model: Option<&str>,
+        virtual_key: &str,
+        t: &Tokens,
+        cost_usd: Option<f64>,
+    ) {
+        let families = Families {
+            tokens: &self.tokens,
+            cost: &self.cost,
+            unpriced: &self.unpriced,
+        };
+        let model = model.unwrap_or("unknown");
+        // A model with series of its own is a known label: the common case
+        // takes one lookup.
+        if self
+            .usage
+            .add_known((provider, model, virtual_key), &families, t, cost_usd)
+        {
+            return;
         }
+        let label = self.model_label(model);
+        self.usage
+            .add((provider, label, virtual_key), &families, t, cost_usd);
     }
 
     /// The text exposition of every metric.
@@ -265,25 +303,62 @@ mod tests {
         assert_eq!(m.model_label("a"), "a");
     }
 
+    fn tokens() -> Tokens {
+        Tokens {
+            input: 11,
+            output: 7,
+            cached: 2,
+            cache_creation: 0,
+            reasoning: 3,
+        }
+    }
+
     #[test]
-    fn renders_text_format_with_tokens() {
+    fn renders_text_format_with_tokens_and_cost() {
         let m = Metrics::new();
-        m.add_tokens(
+        m.add_usage("openai", Some("gpt-4o"), "team-a", &tokens(), Some(0.25));
+        m.add_usage("openai", Some("gpt-4o"), "team-a", &tokens(), Some(0.5));
+        m.add_usage(
             "openai",
             Some("gpt-4o"),
-            &Tokens {
-                input: 11,
-                output: 7,
-                cached: 2,
-                cache_creation: 0,
-                reasoning: 3,
-            },
+            NO_VIRTUAL_KEY,
+            &tokens(),
+            Some(1.0),
         );
         let text = String::from_utf8(m.render()).unwrap();
-        assert!(text
-            .contains(r#"strait_tokens_total{kind="input",model="gpt-4o",provider="openai"} 11"#));
+        assert!(text.contains(
+            r#"strait_tokens_total{kind="input",model="gpt-4o",provider="openai",virtual_key="team-a"} 22"#
+        ));
+        assert!(text.contains(
+            r#"strait_tokens_total{kind="input",model="gpt-4o",provider="openai",virtual_key="none"} 11"#
+        ));
+        assert!(text.contains(
+            r#"strait_cost_usd_total{model="gpt-4o",provider="openai",virtual_key="team-a"} 0.75"#
+        ));
+        // Series appear once something was counted in them.
         assert!(!text.contains(r#"kind="cache_creation""#));
+        assert!(!text.contains("strait_cost_unpriced_total{"));
         assert!(text.contains(r#"strait_config_reloads_total{result="error"} 0"#));
         assert!(text.contains("# TYPE strait_inflight_requests gauge"));
+        assert!(text.contains("# TYPE strait_cost_usd_total counter"));
+    }
+
+    #[test]
+    fn unpriced_calls_and_models_past_the_cap_are_counted() {
+        let m = Metrics::new();
+        m.set_model_label_limit(1);
+        m.add_usage("gemini", Some("a"), "k", &tokens(), None);
+        m.add_usage("gemini", Some("b"), "k", &tokens(), None);
+        m.add_usage("gemini", Some("c"), "k", &tokens(), Some(2.0));
+        m.add_usage("gemini", None, "k", &tokens(), None);
+        let text = String::from_utf8(m.render()).unwrap();
+        assert!(text.contains(r#"strait_cost_unpriced_total{model="a",provider="gemini"} 1"#));
+        assert!(text.contains(r#"strait_cost_unpriced_total{model="other",provider="gemini"} 2"#));
+        assert!(text.contains(
+            r#"strait_cost_usd_total{model="other",provider="gemini",virtual_key="k"} 2"#
+        ));
+        assert!(text.contains(
+            r#"strait_tokens_total{kind="output",model="other",provider="gemini",virtual_key="k"} 21"#
+        ));
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod request_model;
 pub(crate) mod sse;
 pub(crate) mod tap;
 pub(crate) mod usage;
+mod usage_series;
 
 #[cfg(test)]
 mod tap_tests;

@@ -18,6 +18,7 @@ pub use virtual_keys::VirtualKeys;
 
 use crate::credential::Credential;
 use crate::keys::KeyConfig;
+use crate::pricing::PriceTable;
 use crate::providers::ProviderKind;
 use crate::tokens::TokenSource;
 use crate::upstream::Upstream;
@@ -25,6 +26,8 @@ use crate::upstream::Upstream;
 pub struct Snapshot {
     pub(crate) virtual_keys: VirtualKeys,
     pub(crate) limits: Limits,
+    /// What each call costs, by provider and model.
+    pub(crate) prices: PriceTable,
     providers: [Option<Arc<ProviderConfig>>; ProviderKind::ALL.len()],
 }
 
@@ -42,8 +45,15 @@ impl Snapshot {
         Snapshot {
             virtual_keys,
             limits,
+            prices: PriceTable::default(),
             providers: slots,
         }
+    }
+
+    /// With these prices instead of none.
+    pub(crate) fn with_prices(mut self, prices: PriceTable) -> Self {
+        self.prices = prices;
+        self
     }
 
     pub fn provider(&self, kind: ProviderKind) -> Option<&Arc<ProviderConfig>> {

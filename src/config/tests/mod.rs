@@ -4,6 +4,7 @@
 //! environment is a fake, so no row depends on the machine.
 
 mod keys;
+mod pricing;
 mod providers;
 mod settings;
 mod valid;
