@@ -14,6 +14,7 @@ use crate::observe::usage::Tokens;
 use crate::observe::{now_rfc3339, AccessLog};
 use crate::pricing::{cost_usd, PriceTable};
 use crate::providers::ProviderKind;
+use crate::spend::{nano_usd, Store};
 
 #[derive(Serialize)]
 struct Record<'a> {
@@ -77,7 +78,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Writes the access log line and updates the metrics for one request.
-pub(crate) fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) {
+pub(crate) fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog, spend: &Store) {
     // Not in flight any more: the gauge is right by the time the line is out.
     drop(ctx.inflight.take());
     let now = Instant::now();
@@ -112,6 +113,23 @@ pub(crate) fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog) 
         }
         _ => None,
     };
+    // A call with usage is charged to its virtual key (a cut stream with
+    // what it reported so far); the money only when the model has a price.
+    if let (Some(c), Some(name), Some(snapshot)) = (
+        &charge,
+        ctx.client.virtual_key.as_deref(),
+        ctx.snapshot.as_deref(),
+    ) {
+        if let Some(policy) = snapshot.virtual_keys.policy(name) {
+            let tokens = c.tokens.input.saturating_add(c.tokens.output);
+            spend.charge(
+                name,
+                &policy.limits,
+                tokens,
+                nano_usd(c.cost_usd.unwrap_or(0.0)),
+            );
+        }
+    }
 
     let m = metrics();
     let provider_label = provider.unwrap_or("none");

@@ -1,5 +1,6 @@
 //! The admin listener: `/healthz` (the process is up), `/readyz` (it should
-//! get traffic) and `/metrics` (Prometheus text format).
+//! get traffic), `/metrics` (Prometheus text format) and `/spend` (what each
+//! virtual key spent, and its limits).
 
 use std::sync::Arc;
 
@@ -8,11 +9,17 @@ use http::{Method, Response};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
+use arc_swap::ArcSwap;
+
 use crate::lifecycle::Lifecycle;
 use crate::observe::metrics::metrics;
+use crate::snapshot::Snapshot;
+use crate::spend::{spend_json, KeyRow, Store};
 
 pub(crate) struct Admin {
     pub(crate) lifecycle: Arc<Lifecycle>,
+    pub(crate) snapshot: Arc<ArcSwap<Snapshot>>,
+    pub(crate) spend: Arc<Store>,
 }
 
 fn error(status: u16, kind: &str, message: &str) -> (u16, &'static str, Vec<u8>) {
@@ -37,20 +44,45 @@ impl ServeHttp for Admin {
                 "/healthz" => (200, "application/json", br#"{"status":"ok"}"#.to_vec()),
                 "/readyz" => {
                     let config = self.lifecycle.config();
-                    let (status, body) = match self.lifecycle.ready().await {
+                    let state = serde_json::json!({
+                        "backend": self.spend.backend(),
+                        "up": self.spend.is_up(),
+                    });
+                    let ready = self.lifecycle.ready().await.and_then(|()| {
+                        // With `on_error: deny` a store that is down refuses
+                        // every limited request: traffic belongs elsewhere.
+                        match self.spend.is_up() || self.spend.admits_when_down() {
+                            true => Ok(()),
+                            false => Err("the spend store (Redis) cannot be reached"),
+                        }
+                    });
+                    let (status, body) = match ready {
                         Ok(()) => (
                             200,
-                            serde_json::json!({"status": "ready", "config": *config}),
+                            serde_json::json!({"status": "ready", "config": *config, "state": state}),
                         ),
                         Err(why) => (
                             503,
                             serde_json::json!({
                                 "error": {"type": "not_ready", "message": why},
                                 "config": *config,
+                                "state": state,
                             }),
                         ),
                     };
                     (status, "application/json", body.to_string().into_bytes())
+                }
+                "/spend" => {
+                    let snapshot = self.snapshot.load_full();
+                    let policies = snapshot.virtual_keys.policies();
+                    let keys: Vec<KeyRow> = policies
+                        .iter()
+                        .map(|(name, p)| (*name, &p.limits, p.max_concurrent))
+                        .collect();
+                    match spend_json(&self.spend, &keys).await {
+                        Ok(v) => (200, "application/json", v.to_string().into_bytes()),
+                        Err(e) => error(e.status(), e.kind.name(), &e.message),
+                    }
                 }
                 "/metrics" => (200, prometheus::TEXT_FORMAT, metrics().render()),
                 _ => error(404, "unknown_route", &format!("no admin endpoint {path}")),

@@ -17,6 +17,7 @@ use crate::keys;
 use crate::providers::{is_vertex_model, is_vertex_path, ProviderKind};
 use crate::route::{self, Route};
 use crate::snapshot::{Limits, Snapshot};
+use crate::spend::Store;
 
 const METHODS: [Method; 6] = [
     Method::GET,
@@ -33,6 +34,7 @@ pub(crate) async fn admit(
     session: &mut Session,
     ctx: &mut RequestCtx,
     snapshot: Arc<Snapshot>,
+    spend: &Store,
 ) -> Result<(), GatewayError> {
     ctx.snapshot = Some(snapshot.clone());
     let max_body = snapshot.limits.max_body_bytes;
@@ -68,6 +70,7 @@ pub(crate) async fn admit(
             let method = &session.req_header().method;
             policy.allows(name, kind, method, &ctx.client.native_path)?;
             ctx.slot = policy.admit(name)?;
+            spend.admit(name, &policy.limits).await?;
         }
     }
 

@@ -19,11 +19,14 @@ use crate::errors::{respond, ErrorKind, GatewayError};
 use crate::observe::metrics::Inflight;
 use crate::observe::{request_id, AccessLog};
 use crate::snapshot::Snapshot;
+use crate::spend::Store;
 use crate::{admission, failover, forward, relay};
 
 pub(crate) struct Gateway {
     pub(crate) snapshot: Arc<ArcSwap<Snapshot>>,
     pub(crate) access_log: Arc<AccessLog>,
+    /// Spend counters: made once at start, kept across reloads.
+    pub(crate) spend: Arc<Store>,
 }
 
 /// Keeps `err` for the client and the access log, and makes Pingora stop.
@@ -55,7 +58,7 @@ impl ProxyHttp for Gateway {
         // not hold a connection for ever.
         session.set_read_timeout(Some(snapshot.limits.client_read_timeout));
         session.set_keepalive(Some(snapshot.limits.keepalive_timeout));
-        match admission::admit(session, ctx, snapshot).await {
+        match admission::admit(session, ctx, snapshot, &self.spend).await {
             Ok(()) => {
                 let retries = ctx
                     .provider
@@ -222,7 +225,7 @@ impl ProxyHttp for Gateway {
         if let (None, Some(e)) = (&ctx.error, e) {
             ctx.error = Some(GatewayError::from_proxy_error(e, ctx.provider_name()));
         }
-        account(session, ctx, &self.access_log);
+        account(session, ctx, &self.access_log, &self.spend);
     }
 
     /// A client that goes away mid-response is routine, not an error worth a

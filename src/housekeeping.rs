@@ -13,8 +13,9 @@ use futures::future::BoxFuture;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 
+use crate::config::STATE_SAVE_INTERVAL;
+use crate::flush::Outputs;
 use crate::lifecycle::Lifecycle;
-use crate::observe::AccessLog;
 use crate::reload::Reloader;
 use crate::shutdown::EarlySignals;
 use crate::snapshot::Snapshot;
@@ -25,7 +26,7 @@ const TICK: Duration = Duration::from_millis(250);
 
 pub(crate) struct Housekeeping {
     pub(crate) snapshot: Arc<ArcSwap<Snapshot>>,
-    pub(crate) access_log: Arc<AccessLog>,
+    pub(crate) outputs: Outputs,
     pub(crate) lifecycle: Arc<Lifecycle>,
     pub(crate) reloader: Reloader,
     pub(crate) signals: Arc<EarlySignals>,
@@ -54,7 +55,7 @@ impl Housekeeping {
 #[async_trait]
 impl BackgroundService for Housekeeping {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        if let Err(e) = self.access_log.start_writer() {
+        if let Err(e) = self.outputs.access_log.start_writer() {
             log::error!("cannot start the access log writer: {e}");
         }
         let tokens = self.snapshot.clone();
@@ -64,9 +65,10 @@ impl BackgroundService for Housekeeping {
         let (Some(mut hup), Some(mut usr1)) = self.signals.reload() else {
             log::error!("cannot handle SIGUSR1 and SIGHUP: reloads and log reopening are off");
             let _ = shutdown.changed().await;
-            crate::shutdown::drain_then_exit(&self.access_log).await
+            crate::shutdown::drain_then_exit(&self.outputs).await
         };
         let mut tick = tokio::time::interval(TICK);
+        let mut save = tokio::time::interval(STATE_SAVE_INTERVAL);
         let mut announced = false;
         // The reload or file check running now. Signals and the shutdown are
         // answered while it runs: a reload can take seconds (DNS, minting
@@ -77,7 +79,7 @@ impl BackgroundService for Housekeeping {
         let mut again = false;
         loop {
             tokio::select! {
-                _ = usr1.recv() => self.access_log.reopen(),
+                _ = usr1.recv() => self.outputs.access_log.reopen(),
                 _ = hup.recv() => {
                     let coalesced = running.is_some() && again;
                     self.lifecycle.count_reload_signal(coalesced);
@@ -105,10 +107,14 @@ impl BackgroundService for Housekeeping {
                         running = Some((Box::pin(self.reloader.poll()), Why::Watch));
                     }
                 }
+                _ = save.tick() => {
+                    let spend = self.outputs.spend.clone();
+                    let _ = tokio::task::spawn_blocking(move || spend.save()).await;
+                }
                 // A reload still running is dropped: the process is stopping.
                 _ = shutdown.changed() => break,
             }
         }
-        crate::shutdown::drain_then_exit(&self.access_log).await
+        crate::shutdown::drain_then_exit(&self.outputs).await
     }
 }

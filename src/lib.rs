@@ -9,12 +9,12 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | 0 leaves | errors, route, upstream, tokens, credential, keys, observe, providers, pricing, notify |
+//! | 0 leaves | errors, route, upstream, tokens, credential, keys, observe, providers, pricing, spend, notify |
 //! | 1 model | snapshot |
 //! | 2 request path | ctx, auth, policy, body, binding, admission, failover, forward, relay, account |
 //! | 3 proxy | gateway |
 //! | 4 config | config |
-//! | 5 process | lifecycle, resolver, admin, reload, shutdown, housekeeping, server |
+//! | 5 process | lifecycle, resolver, admin, reload, shutdown, flush, housekeeping, server |
 //!
 //! * **Leaves** know nothing of a request's journey: `errors` (every
 //!   gateway error kind with its status and wire name), `route` (the
@@ -25,7 +25,9 @@
 //!   and request bodies; the access log and metrics sinks), `providers`
 //!   (one file per provider behind one trait), `pricing` (prices per
 //!   million tokens, the table a model finds its price in, the bundled
-//!   table, LiteLLM's price file, the cost of a call), `notify` (sd_notify).
+//!   table, LiteLLM's price file, the cost of a call), `spend` (per-key
+//!   counters of requests, tokens and money, in memory or in Redis, and the
+//!   verdict on them), `notify` (sd_notify).
 //! * **Model**: `snapshot`, the immutable runtime form of one config load
 //!   (prices included), swapped atomically; a request loads it once.
 //! * **Request path**, in order: `admission` (route → `auth` → `policy` →
@@ -50,6 +52,7 @@ mod credential;
 mod ctx;
 mod errors;
 mod failover;
+mod flush;
 mod forward;
 mod gateway;
 mod housekeeping;
@@ -67,6 +70,7 @@ mod route;
 mod server;
 mod shutdown;
 mod snapshot;
+mod spend;
 mod tokens;
 mod upstream;
 

@@ -1,13 +1,11 @@
-//! What one virtual key may do: which providers, methods and paths, how many
-//! requests per minute and how many at once. Counters live outside the
-//! config snapshot, keyed by the key's name, so a reload keeps them.
+//! What one virtual key may do: which providers, methods and paths, and how
+//! many requests at once. The count lives outside the config snapshot,
+//! keyed by the key's name, so a reload keeps it.
 
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use http::Method;
 use pingora_limits::inflight::{Guard, Inflight};
-use pingora_limits::rate::Rate;
 #[cfg(test)]
 use regex::RegexSet;
 
@@ -15,8 +13,6 @@ use crate::errors::{ErrorKind, GatewayError};
 use crate::providers::ProviderKind;
 use crate::snapshot::KeyPolicy;
 
-const WINDOW: Duration = Duration::from_secs(60);
-static RATE: LazyLock<Rate> = LazyLock::new(|| Rate::new(WINDOW));
 static INFLIGHT: LazyLock<Inflight> = LazyLock::new(Inflight::new);
 
 /// Holds a request's place in its key's concurrency count.
@@ -60,37 +56,10 @@ impl KeyPolicy {
         Ok(())
     }
 
-    /// Counts the request against the key's limits; the slot is held until
-    /// the request ends.
+    /// Takes the request's place in the key's concurrency count, held until
+    /// the request ends. (Per-minute limits and budgets are the spend
+    /// store's: they may be shared by a fleet, this count is per process.)
     pub(crate) fn admit(&self, key: &str) -> Result<Option<Slot>, GatewayError> {
-        if let Some(limit) = self.requests_per_minute {
-            let current = RATE.observe(&key, 1);
-            // A sliding estimate: the previous minute weighs in by how much
-            // of it still overlaps the last 60 s, so a window boundary does
-            // not let twice the limit through.
-            let (estimate, wait) = RATE.rate_with(&key, |r| {
-                let prev = r.prev_samples as f64;
-                let curr = r.curr_samples as f64;
-                let left = 1.0 - r.current_interval_fraction;
-                let estimate = prev * left + curr;
-                let secs = WINDOW.as_secs_f64();
-                let wait = if curr > limit as f64 || prev <= 0.0 {
-                    left * secs
-                } else {
-                    (estimate - limit as f64) / prev * secs
-                };
-                (estimate, wait)
-            });
-            if current > 0 && estimate > limit as f64 {
-                RATE.observe(&key, -1);
-                let retry = wait.ceil().max(1.0) as u64;
-                return Err(GatewayError::new(
-                    ErrorKind::RateLimited,
-                    format!("virtual key `{key}` is limited to {limit} requests per minute"),
-                )
-                .with_retry_after(retry));
-            }
-        }
         let Some(max) = self.max_concurrent else {
             return Ok(None);
         };
@@ -152,21 +121,6 @@ mod tests {
         assert!(KeyPolicy::default()
             .allows("k", ProviderKind::Vertex, &Method::DELETE, "/x")
             .is_ok());
-    }
-
-    #[test]
-    fn requests_per_minute_are_counted_per_key() {
-        let p = KeyPolicy {
-            requests_per_minute: Some(2),
-            ..KeyPolicy::default()
-        };
-        // Counters are process-wide and keyed by name: unique names here.
-        assert!(p.admit("rpm-a").is_ok());
-        assert!(p.admit("rpm-a").is_ok());
-        let e = p.admit("rpm-a").err().expect("the third is refused");
-        assert_eq!((e.kind, e.status()), (ErrorKind::RateLimited, 429));
-        assert!(e.retry_after.is_some_and(|s| (1..=60).contains(&s)));
-        assert!(p.admit("rpm-b").is_ok(), "another key has its own count");
     }
 
     #[test]

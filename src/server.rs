@@ -16,7 +16,8 @@ use pingora::server::RunArgs;
 use pingora::services::background::background_service;
 
 use crate::admin::Admin;
-use crate::config::{Loaded, Settings};
+use crate::config::{redacted, Loaded, Settings, StateSettings};
+use crate::flush::Outputs;
 use crate::gateway::Gateway;
 use crate::housekeeping::Housekeeping;
 use crate::lifecycle::Lifecycle;
@@ -24,6 +25,7 @@ use crate::observe::metrics::metrics;
 use crate::observe::AccessLog;
 use crate::reload::Reloader;
 use crate::shutdown::{EarlySignals, Signals, UpgradeCommand};
+use crate::spend::{RedisConfig, Store};
 
 /// Pingora's defaults that do not suit a gateway of long-lived streams:
 /// one thread, a 300 s sleep before every shutdown, 16 retries.
@@ -148,9 +150,15 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
             .map_err(|e| format!("cannot open the access log: {e}"))?,
     );
     metrics().set_model_label_limit(settings.max_model_labels);
+    let spend = Arc::new(spend_store(&settings.state)?);
+    let outputs = Outputs {
+        access_log: access_log.clone(),
+        spend: spend.clone(),
+    };
     let gateway = Gateway {
         snapshot: snapshot.clone(),
         access_log: access_log.clone(),
+        spend: spend.clone(),
     };
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
@@ -189,6 +197,8 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
                 "strait admin".to_string(),
                 Admin {
                     lifecycle: lifecycle.clone(),
+                    snapshot: snapshot.clone(),
+                    spend,
                 },
             );
             admin.add_tcp(&addr.to_string());
@@ -203,7 +213,7 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         "strait housekeeping",
         Housekeeping {
             snapshot,
-            access_log: access_log.clone(),
+            outputs: outputs.clone(),
             lifecycle: lifecycle.clone(),
             reloader,
             signals: signals.clone(),
@@ -223,9 +233,37 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
             lifecycle,
             drain_delay,
             upgrade,
-            access_log,
+            outputs,
             early: signals,
         }),
     });
     Ok(())
+}
+
+/// The spend store `state:` asks for. Redis is connected on first use, so a
+/// Redis that is down at start is handled like one that goes away later.
+fn spend_store(state: &StateSettings) -> Result<Store, String> {
+    match state {
+        StateSettings::Memory { file } => {
+            match file {
+                Some(f) => log::info!("spend counters: in memory, saved to {}", f.display()),
+                None => log::info!("spend counters: in memory (not saved across restarts)"),
+            }
+            Ok(Store::memory(file.clone()))
+        }
+        StateSettings::Redis(r) => {
+            log::info!(
+                "spend counters: Redis at {} (prefix {:?}; when it cannot be reached: {})",
+                redacted(&r.url),
+                r.key_prefix,
+                if r.allow_on_error { "allow" } else { "deny" }
+            );
+            Store::redis(RedisConfig {
+                url: r.url.clone(),
+                prefix: r.key_prefix.clone(),
+                timeout: r.timeout,
+                allow_on_error: r.allow_on_error,
+            })
+        }
+    }
 }

@@ -32,9 +32,9 @@ use async_trait::async_trait;
 use pingora::server::{ShutdownSignal, ShutdownSignalWatch};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
+use crate::flush::Outputs;
 use crate::lifecycle::Lifecycle;
 use crate::observe::metrics::metrics;
-use crate::observe::AccessLog;
 
 /// How long a self-started upgrade process may take to ask for the sockets.
 const UPGRADE_START: Duration = Duration::from_secs(15);
@@ -46,7 +46,7 @@ pub(crate) struct Signals {
     pub(crate) lifecycle: Arc<Lifecycle>,
     pub(crate) drain_delay: Duration,
     pub(crate) upgrade: UpgradeCommand,
-    pub(crate) access_log: Arc<AccessLog>,
+    pub(crate) outputs: Outputs,
     pub(crate) early: Arc<EarlySignals>,
 }
 
@@ -161,10 +161,10 @@ enum Drain {
 
 /// Ends the process at once: requests in flight are cut; the access log
 /// gets a short moment to write what it has.
-fn stop_now(access_log: &AccessLog, why: &str) -> ! {
+fn stop_now(outputs: &Outputs, why: &str) -> ! {
     let inflight = metrics().inflight.get();
     log::info!("{why}: stopping now ({inflight} requests in flight)");
-    access_log.flush(STOP_FLUSH);
+    outputs.flush(STOP_FLUSH);
     std::process::exit(0)
 }
 
@@ -175,7 +175,7 @@ impl ShutdownSignalWatch for Signals {
         self.lifecycle.set_signals_handled();
         loop {
             tokio::select! {
-                _ = next(&mut s.int) => stop_now(&self.access_log, "SIGINT"),
+                _ = next(&mut s.int) => stop_now(&self.outputs, "SIGINT"),
                 _ = next(&mut s.quit) => {
                     log::info!("SIGQUIT: handing the listeners to the new process");
                     self.lifecycle.set_draining();
@@ -186,7 +186,7 @@ impl ShutdownSignalWatch for Signals {
                     // or by the drain); a SIGINT does not.
                     let started = tokio::select! {
                         started = self.upgrade.start() => started,
-                        _ = next(&mut s.int) => stop_now(&self.access_log, "SIGINT"),
+                        _ = next(&mut s.int) => stop_now(&self.outputs, "SIGINT"),
                     };
                     if started {
                         self.lifecycle.set_draining();
@@ -200,8 +200,8 @@ impl ShutdownSignalWatch for Signals {
                         log::info!("SIGTERM: not ready; closing the listeners in {:?}", self.drain_delay);
                         tokio::select! {
                             _ = tokio::time::sleep(self.drain_delay) => {}
-                            _ = next(&mut s.int) => stop_now(&self.access_log, "SIGINT"),
-                            _ = next(&mut s.term) => stop_now(&self.access_log, "a second SIGTERM"),
+                            _ = next(&mut s.int) => stop_now(&self.outputs, "SIGINT"),
+                            _ = next(&mut s.term) => stop_now(&self.outputs, "a second SIGTERM"),
                         }
                     }
                     return self.draining(Drain::Terminate, s);
@@ -216,16 +216,21 @@ impl Signals {
     /// requests in flight finish: Pingora stops listening once this watch
     /// returns, and a drain can take `grace_period_seconds`.
     fn draining(&self, why: Drain, mut s: Streams) -> ShutdownSignal {
-        let access_log = self.access_log.clone();
+        let outputs = self.outputs.clone();
+        if why == Drain::Upgrade {
+            // The new process reads the counters when it gets the sockets,
+            // which is after this returns.
+            self.outputs.spend.hand_over();
+        }
         tokio::spawn(async move {
             let mut terms = 0;
             loop {
                 tokio::select! {
-                    _ = next(&mut s.int) => stop_now(&access_log, "SIGINT during the drain"),
+                    _ = next(&mut s.int) => stop_now(&outputs, "SIGINT during the drain"),
                     _ = next(&mut s.term) => {
                         terms += 1;
                         if why == Drain::Terminate || terms > 1 {
-                            stop_now(&access_log, "a second SIGTERM during the drain");
+                            stop_now(&outputs, "a second SIGTERM during the drain");
                         }
                         log::info!("SIGTERM: already draining after the hand-over; \
                                     another SIGTERM or a SIGINT stops at once");
@@ -321,14 +326,14 @@ fn reap_later(mut child: Child) {
 ///
 /// It does not tell systemd STOPPING=1 itself: after a hand-over the unit
 /// is not stopping, and systemd would stop the new process too.
-pub(crate) async fn drain_then_exit(access_log: &AccessLog) -> ! {
+pub(crate) async fn drain_then_exit(outputs: &Outputs) -> ! {
     let started = Instant::now();
     let mut said = Instant::now();
     loop {
         let inflight = metrics().inflight.get();
         if inflight <= 0 {
             log::info!("drained in {:?}; exiting", started.elapsed());
-            access_log.flush(Duration::from_secs(2));
+            outputs.flush(Duration::from_secs(2));
             std::process::exit(0);
         }
         if said.elapsed() >= Duration::from_secs(5) {

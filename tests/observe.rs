@@ -217,6 +217,10 @@ fn the_log_line_names_who_what_and_how_long_and_nothing_secret() {
         &[AUTH],
         &body,
     );
+    // Pingora pools the upstream connection after the client has the whole
+    // answer, just before the log line: only once the line is there is the
+    // second request sure to find the connection in the pool.
+    gw.log_line(first.header("x-request-id").unwrap());
     let second = post_json(
         &gw.url("/openai_passthrough/v1/chat/completions"),
         &[AUTH],

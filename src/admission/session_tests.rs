@@ -15,6 +15,7 @@ use crate::keys::key::test_key;
 use crate::providers::ProviderKind;
 use crate::snapshot::testing::{provider, snapshot};
 use crate::snapshot::{KeyPolicy, Snapshot};
+use crate::spend::Store;
 
 /// A session that has read the head of `head` + `body` from a client.
 async fn session(head: &str, body: &[u8]) -> Session {
@@ -58,7 +59,9 @@ async fn the_body_model_sends_the_genai_route_to_vertex() {
         let path = "/genai_passthrough/v1/models/x:generateContent";
         let mut s = session(&post(path, &b), &b).await;
         let mut ctx = RequestCtx::new();
-        admit(&mut s, &mut ctx, snap.clone()).await.unwrap();
+        admit(&mut s, &mut ctx, snap.clone(), &Store::memory(None))
+            .await
+            .unwrap();
         assert_eq!(ctx.provider.as_ref().unwrap().kind, kind);
         assert_eq!(ctx.body.read_early, b.len() as u64);
     }
@@ -79,7 +82,9 @@ async fn model_limited_keys_read_the_body_and_forward_it_whole() {
         let path = "/openai_passthrough/v1/chat/completions";
         let mut s = session(&post(path, &b), &b).await;
         let mut ctx = RequestCtx::new();
-        admit(&mut s, &mut ctx, snap.clone()).await.unwrap();
+        admit(&mut s, &mut ctx, snap.clone(), &Store::memory(None))
+            .await
+            .unwrap();
         assert_eq!(ctx.client.model.as_deref(), Some("gpt-4o"));
         assert_eq!(ctx.key().unwrap().name, "big");
         // Pingora forwards its retry buffer (the tail); the head goes back
@@ -96,7 +101,9 @@ async fn model_limited_keys_read_the_body_and_forward_it_whole() {
     let b = body("o3", 10);
     let mut s = session(&post("/openai_passthrough/v1/chat/completions", &b), &b).await;
     let mut ctx = RequestCtx::new();
-    let e = admit(&mut s, &mut ctx, snap.clone()).await.unwrap_err();
+    let e = admit(&mut s, &mut ctx, snap.clone(), &Store::memory(None))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::ModelNotAllowed);
     assert_eq!(ctx.provider.unwrap().kind, ProviderKind::OpenAi);
 }
@@ -111,6 +118,8 @@ async fn a_body_of_unknown_length_cannot_be_read_early() {
                 x-strait-key: vk-a\r\ntransfer-encoding: chunked\r\n\r\n";
     let mut s = session(head, b"5\r\nhello\r\n0\r\n\r\n").await;
     let mut ctx = RequestCtx::new();
-    let e = admit(&mut s, &mut ctx, snap).await.unwrap_err();
+    let e = admit(&mut s, &mut ctx, snap, &Store::memory(None))
+        .await
+        .unwrap_err();
     assert_eq!((e.kind, e.status()), (ErrorKind::LengthRequired, 411));
 }

@@ -10,6 +10,7 @@ use super::settings::ServerSettings;
 use crate::observe::AccessLogTarget;
 use crate::pricing::PriceTable;
 use crate::snapshot::Limits;
+use crate::spend::Period;
 use crate::upstream::Timeouts;
 
 /// Loopback only: a gateway with no virtual keys must not be reachable from
@@ -22,6 +23,16 @@ pub(crate) const ACCESS_LOG: AccessLogTarget = AccessLogTarget::Stdout;
 pub(crate) const MAX_MODEL_LABELS: usize = 100;
 
 pub(crate) const RELOAD_WATCH: bool = false;
+
+/// `virtual_keys[].budget.period` when not given.
+pub(crate) const BUDGET_PERIOD: Period = Period::Month;
+/// `state.key_prefix`: every Redis key strait writes starts with it.
+pub(crate) const STATE_KEY_PREFIX: &str = "strait:";
+/// `state.timeout_ms`: what admission may wait for Redis. A local Redis
+/// answers in well under a millisecond; this bounds a sick one.
+pub(crate) const STATE_TIMEOUT: Duration = Duration::from_millis(50);
+/// How often the memory backend writes `state.file` when something changed.
+pub(crate) const STATE_SAVE_INTERVAL: Duration = Duration::from_secs(5);
 /// Long enough for an editor's write-then-rename to be one change.
 pub(crate) const RELOAD_DEBOUNCE: Duration = Duration::from_millis(500);
 

@@ -9,6 +9,7 @@ mod pricing;
 mod providers;
 pub(crate) mod schema;
 mod settings;
+mod state;
 #[cfg(test)]
 mod tests;
 mod virtual_keys;
@@ -16,9 +17,11 @@ mod virtual_keys;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub(crate) use defaults::STATE_SAVE_INTERVAL;
 pub(crate) use settings::Settings;
 #[cfg(test)]
 use settings::{ServerSettings, TlsListen};
+pub(crate) use state::{redacted, StateSettings};
 
 use crate::snapshot::Snapshot;
 use checker::{Checker, Context};

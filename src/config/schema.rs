@@ -35,6 +35,26 @@ pub(crate) struct RawConfig {
     pub(crate) providers: BTreeMap<String, S<RawProvider>>,
     #[serde(default)]
     pub(crate) pricing: RawPricing,
+    #[serde(default)]
+    pub(crate) state: RawState,
+}
+
+/// Where spend counters live: this process (`memory`, optionally saved to a
+/// file) or Redis, shared by every replica.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawState {
+    /// `memory` (default) or `redis`.
+    pub(crate) backend: Option<S<String>>,
+    /// memory: the counters are saved here and read back at start.
+    pub(crate) file: Option<S<String>>,
+    /// redis: `redis://` or `rediss://` URL, or `env.NAME`.
+    pub(crate) url: Option<S<String>>,
+    pub(crate) key_prefix: Option<S<String>>,
+    /// redis: `allow` or `deny` when Redis cannot be reached.
+    pub(crate) on_error: Option<S<String>>,
+    /// redis: how long admission waits for Redis.
+    pub(crate) timeout_ms: Option<S<u64>>,
 }
 
 /// Prices in USD per million tokens, over the bundled table: the file's
@@ -133,6 +153,19 @@ pub(crate) struct RawVirtualKey {
     pub(crate) paths: Option<S<Vec<S<String>>>>,
     pub(crate) requests_per_minute: Option<S<u64>>,
     pub(crate) max_concurrent: Option<S<u64>>,
+    /// Input + output tokens per minute.
+    pub(crate) tokens_per_minute: Option<S<u64>>,
+    pub(crate) budget: Option<S<RawBudget>>,
+}
+
+/// Spend per calendar period (UTC): USD, tokens, or both.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBudget {
+    pub(crate) usd: Option<S<f64>>,
+    pub(crate) tokens: Option<S<u64>>,
+    /// `day`, `week`, `month` (default) or `total`.
+    pub(crate) period: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

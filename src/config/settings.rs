@@ -11,6 +11,7 @@ use serde_saphyr::Spanned;
 use super::checker::Checker;
 use super::defaults;
 use super::schema::{RawConfig, RawServer};
+use super::state::{state, StateSettings};
 use crate::observe::AccessLogTarget;
 
 /// Process-level settings: read at start, not swapped by a reload.
@@ -28,6 +29,8 @@ pub(crate) struct Settings {
     pub(crate) watch: bool,
     /// `reload.debounce_ms`.
     pub(crate) debounce: Duration,
+    /// `state:` where spend counters live.
+    pub(crate) state: StateSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +68,8 @@ impl Settings {
             ("tls_listen", format!("{:?}", self.tls_listen)),
             ("admin_listen", format!("{:?}", self.admin_listen)),
             ("access_log", format!("{:?}", self.access_log)),
+            // Debug leaves a Redis password out.
+            ("state", format!("{:?}", self.state)),
             ("server.threads", format!("{:?}", s.threads)),
             ("server.pid_file", format!("{:?}", s.pid_file)),
             ("server.upgrade_sock", format!("{:?}", s.upgrade_sock)),
@@ -128,6 +133,7 @@ pub(crate) fn settings(c: &mut Checker, raw: &RawConfig, open: bool) -> Settings
             .reload
             .debounce_ms
             .map_or(defaults::RELOAD_DEBOUNCE, Duration::from_millis),
+        state: state(c, &raw.state),
     }
 }
 

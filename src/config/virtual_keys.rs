@@ -1,10 +1,14 @@
 //! `virtual_keys:` what clients present instead of a provider key, and what
 //! each one may do.
 
+use serde_saphyr::Spanned;
+
 use super::checker::{Checker, Lookup};
-use super::schema::{RawConfig, RawVirtualKey};
+use super::defaults;
+use super::schema::{RawBudget, RawConfig, RawVirtualKey};
 use crate::providers::ProviderKind;
 use crate::snapshot::{KeyPolicy, VirtualKeys};
+use crate::spend::{Budget, Period};
 
 pub(crate) fn virtual_keys(c: &mut Checker, raw: &RawConfig) -> VirtualKeys {
     let mut usable: Vec<(String, String)> = Vec::new();
@@ -91,8 +95,63 @@ fn key_policy(c: &mut Checker, vk: &RawVirtualKey, name: &str) -> KeyPolicy {
         }
     }
     let what = |field: &str| format!("virtual key `{name}`: {field}");
-    policy.requests_per_minute =
+    policy.limits.requests_per_minute =
         c.at_least_one(&vk.requests_per_minute, &what("requests_per_minute"));
+    policy.limits.tokens_per_minute =
+        c.at_least_one(&vk.tokens_per_minute, &what("tokens_per_minute"));
+    policy.limits.budget = vk.budget.as_ref().and_then(|b| budget(c, b, name));
     policy.max_concurrent = c.at_least_one(&vk.max_concurrent, &what("max_concurrent"));
     policy
+}
+
+fn budget(c: &mut Checker, raw: &Spanned<RawBudget>, name: &str) -> Option<Budget> {
+    let b = &raw.value;
+    if b.usd.is_none() && b.tokens.is_none() {
+        c.error(
+            raw,
+            format!("virtual key `{name}`: a budget needs `usd`, `tokens` or both"),
+        );
+        return None;
+    }
+    let mut ok = true;
+    if let Some(usd) = &b.usd {
+        if !(usd.value.is_finite() && usd.value > 0.0) {
+            c.error(
+                usd,
+                format!("virtual key `{name}`: budget.usd must be a positive number of dollars"),
+            );
+            ok = false;
+        }
+    }
+    let tokens = b.tokens.as_ref().map(|t| t.value);
+    if let Some(t) = &b.tokens {
+        if t.value == 0 {
+            c.error(
+                t,
+                format!("virtual key `{name}`: budget.tokens must be at least 1"),
+            );
+            ok = false;
+        }
+    }
+    let period = match &b.period {
+        None => defaults::BUDGET_PERIOD,
+        Some(p) => match Period::parse(p.value.trim()) {
+            Some(period) => period,
+            None => {
+                c.error(
+                    p,
+                    format!(
+                        "virtual key `{name}`: unknown budget period `{}` (day, week, month, total)",
+                        p.value
+                    ),
+                );
+                return None;
+            }
+        },
+    };
+    ok.then(|| Budget {
+        usd: b.usd.as_ref().map(|u| u.value),
+        tokens,
+        period,
+    })
 }

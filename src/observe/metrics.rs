@@ -47,6 +47,7 @@ pub(crate) struct Metrics {
     pub(crate) inflight: IntGauge,
     pub(crate) reloads: IntCounterVec,
     pub(crate) access_log_dropped: IntCounter,
+    pub(crate) state_errors: IntCounterVec,
     models: RwLock<ModelLabels>,
     usage: SeriesCache,
 }
@@ -163,6 +164,11 @@ impl Metrics {
                 "Access log lines dropped because the writer fell behind.",
             ),
         );
+        let state_errors = counter(
+            "strait_state_errors_total",
+            "Spend store (Redis) operations that failed: admit, count, charge, report, ping.",
+            &["operation"],
+        );
         let build = add(
             &registry,
             IntGauge::with_opts(
@@ -187,6 +193,7 @@ impl Metrics {
             inflight,
             reloads,
             access_log_dropped,
+            state_errors,
             models: RwLock::new(ModelLabels {
                 // Uncapped until the config sets the cap, which happens
                 // before anything is served.

@@ -8,6 +8,7 @@ use regex::RegexSet;
 use ring::digest::{digest, SHA256};
 
 use crate::providers::ProviderKind;
+use crate::spend::KeyLimits;
 
 #[derive(Default)]
 pub struct VirtualKeys {
@@ -44,6 +45,13 @@ impl VirtualKeys {
         self.policies.get(name)
     }
 
+    /// Every configured key's policy, by name.
+    pub(crate) fn policies(&self) -> Vec<(&str, &KeyPolicy)> {
+        let mut all: Vec<_> = self.policies.iter().map(|(k, p)| (k.as_str(), p)).collect();
+        all.sort_by_key(|(k, _)| *k);
+        all
+    }
+
     /// Open mode: no virtual key configured at all.
     pub(crate) fn is_open(&self) -> bool {
         !self.required && self.keys.is_empty()
@@ -63,6 +71,8 @@ pub(crate) struct KeyPolicy {
     pub(crate) methods: Option<Vec<Method>>,
     /// The provider-native path must match one of these.
     pub(crate) paths: Option<RegexSet>,
-    pub(crate) requests_per_minute: Option<u64>,
+    /// Per-minute limits and the budget, counted by the spend store.
+    pub(crate) limits: KeyLimits,
+    /// Counted in this process only, also with a shared store.
     pub(crate) max_concurrent: Option<u64>,
 }

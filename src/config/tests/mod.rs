@@ -7,6 +7,7 @@ mod keys;
 mod pricing;
 mod providers;
 mod settings;
+mod spend;
 mod valid;
 mod virtual_keys;
 

@@ -254,6 +254,7 @@ fn restart_only_names_the_process_settings() {
             "tls_listen",
             "admin_listen",
             "access_log",
+            "state",
             "server.threads",
             "server.pid_file",
             "server.upgrade_sock",
