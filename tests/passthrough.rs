@@ -596,8 +596,14 @@ fn h2c_speaks_http2_to_an_http_base_url() {
     let gw = Gateway::start(&config);
     let auth = ("authorization", "Bearer vk-test-team-a");
     let url = gw.url("/openai_passthrough/v1/chat/completions");
-    let r = post_json(&url, &[auth], &chat_body("gpt-4o"));
+    let r = post_json(
+        &url,
+        &[auth, ("x-request-id", "h2c-first")],
+        &chat_body("gpt-4o"),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
+    // Logged after the connection went back to the pool.
+    gw.log_line("h2c-first");
     let body = json!({"model": "gpt-4o", "messages": [], "stream": true});
     let r = post_json(&url, &[auth, ("x-request-id", "h2c-stream")], &body);
     assert!(r.text().contains("[DONE]"), "{}", r.text());
