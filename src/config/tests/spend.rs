@@ -176,3 +176,71 @@ fn limits_and_state_as_loaded() {
     let default = load("{}\n", Mode::Check).expect("loads");
     assert_eq!(default.settings.state, StateSettings::Memory { file: None });
 }
+
+/// `conf/strait.yaml`'s commented examples of `state:` and of a limited
+/// virtual key load once uncommented, and mean what they say.
+#[test]
+fn the_reference_configs_spend_examples_load_uncommented() {
+    const REFERENCE: &str = include_str!("../../../conf/strait.yaml");
+    let block = |start: &str| -> String {
+        REFERENCE
+            .lines()
+            .skip_while(|l| !l.starts_with(start))
+            .take_while(|l| {
+                l.starts_with('#') && !l.starts_with("# redis:") || l.starts_with(start)
+            })
+            .filter(|l| !l.starts_with("# memory") && !l.starts_with("# saved"))
+            .map(|l| format!("{}\n", l.trim_start_matches("# ")))
+            .collect()
+    };
+    let memory = block("# state:");
+    let loaded = load(&memory, Mode::Check).expect(&memory);
+    assert_eq!(
+        loaded.settings.state,
+        StateSettings::Memory {
+            file: Some(PathBuf::from("/var/lib/strait/state.json"))
+        }
+    );
+    let redis: String = REFERENCE
+        .lines()
+        .skip_while(|l| !l.starts_with("# redis:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("# "))
+        .map(|l| format!("{}\n", &l[2..]))
+        .collect();
+    let url_env =
+        |name: &str| (name == "STRAIT_REDIS_URL").then(|| "redis://127.0.0.1:6379/0".to_string());
+    let loaded =
+        load_str(&redis, "t.yaml", Path::new(NOWHERE), Mode::Check, &url_env).expect(&redis);
+    let StateSettings::Redis(r) = &loaded.settings.state else {
+        panic!("{redis}")
+    };
+    assert_eq!(
+        (
+            r.key_prefix.as_str(),
+            r.allow_on_error,
+            r.timeout.as_millis()
+        ),
+        ("strait:", true, 50)
+    );
+
+    let key: String = REFERENCE
+        .lines()
+        .skip_while(|l| !l.contains("- name: batch-jobs"))
+        .take_while(|l| l.starts_with("  #"))
+        .map(|l| format!("  {}\n", l.trim_start().trim_start_matches("# ")))
+        .collect();
+    let yaml = format!("virtual_keys:\n{key}").replace("env.STRAIT_BATCH_KEY", "v-batch");
+    let loaded = load(&yaml, Mode::Check).expect(&yaml);
+    let limits = &loaded
+        .snapshot
+        .virtual_keys
+        .policy("batch-jobs")
+        .expect("the key")
+        .limits;
+    assert_eq!(limits.tokens_per_minute, Some(200_000));
+    assert_eq!(
+        limits.budget.as_ref().map(|b| (b.usd, b.tokens, b.period)),
+        Some((Some(50.0), Some(10_000_000), Period::Month))
+    );
+}
