@@ -7,10 +7,12 @@
 //! bare Pingora threads = nginx workers, default 1), `BENCH_STREAMS_H1` and
 //! `BENCH_STREAMS_H2` (open streams for scenario 5, default 9000 and
 //! 18000), `BENCH_SCENARIOS` (e.g. `1,5`; default all; 6 comes with 1, and
-//! 2 takes its rate from 1), `STRAIT_BASELINE_BIN` (another strait binary,
+//! 2 takes its rate from 1; 7 is spend control's cost, with a redis-server
+//! of its own), `STRAIT_BASELINE_BIN` (another strait binary,
 //! run as the path "strait-base" beside this one).
 
 mod bare;
+mod budget;
 mod latency;
 mod procs;
 mod report;
@@ -261,6 +263,19 @@ fn main() {
         if want("4") {
             bench.sse_timing(&mut rows);
         }
+    }
+    if want("7") {
+        budget::budgeted_key(
+            &budget::Setup {
+                strait: &strait_bin,
+                upstream: upstream.port,
+                dir: &dir,
+                threads,
+                seconds,
+                rounds,
+            },
+            &mut rows,
+        );
     }
     if want("5") {
         let setup = streams::Setup {

@@ -33,14 +33,14 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
 }
 
-fn wait_listening(port: u16, what: &str) {
+pub fn wait_listening(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "{what} did not listen on {port}");
@@ -89,13 +89,27 @@ impl Proc {
     /// strait (the binary `bin`) in front of the upstream, with its access
     /// log and metrics on.
     pub fn strait(bin: &Path, upstream: u16, dir: &Path, threads: usize, h2c: bool) -> Proc {
+        Proc::strait_with(bin, upstream, dir, threads, h2c, "", "")
+    }
+
+    /// [`Proc::strait`] with `key_fields` added to the virtual key (limits,
+    /// a budget) and `extra` top-level config (`state:`).
+    pub fn strait_with(
+        bin: &Path,
+        upstream: u16,
+        dir: &Path,
+        threads: usize,
+        h2c: bool,
+        key_fields: &str,
+        extra: &str,
+    ) -> Proc {
         let port = free_port();
         let config = format!(
             r#"listen: ["127.0.0.1:{port}"]
 access_log: "{log}"
-server: {{ threads: {threads}, pid_file: "{dir}/strait.pid", upgrade_sock: "{dir}/strait-upgrade.sock" }}
-virtual_keys: [ {{ name: bench, value: vk-bench }} ]
-providers:
+server: {{ threads: {threads}, pid_file: "{dir}/strait-{port}.pid", upgrade_sock: "{dir}/strait-upgrade-{port}.sock" }}
+virtual_keys: [ {{ name: bench, value: vk-bench{key_fields} }} ]
+{extra}providers:
   openai:
     network_config: {{ base_url: "http://127.0.0.1:{upstream}", h2c: {h2c} }}
     keys: [ {{ name: main, value: sk-bench }} ]
