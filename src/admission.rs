@@ -14,7 +14,7 @@ use crate::body::declared_length;
 use crate::ctx::{ClientRequest, RequestCtx};
 use crate::errors::{ErrorKind, GatewayError};
 use crate::keys;
-use crate::providers::{is_vertex_model, is_vertex_path, ProviderKind};
+use crate::providers::{is_openai_chat, is_vertex_model, is_vertex_path, ProviderKind};
 use crate::route::{self, Route};
 use crate::snapshot::{Limits, Snapshot};
 use crate::spend::Store;
@@ -91,6 +91,15 @@ pub(crate) async fn admit(
 
     let index = keys::select(provider.keys(), ctx.client.model.as_deref(), &[])?;
     ctx.binding = Some(binding::bind(&provider, index, &ctx.client).await?);
+
+    // Last, once nothing else can refuse the request: an OpenAI-style chat
+    // stream reports usage only when asked, so its body is read to ask.
+    if provider.inject_stream_usage
+        && session.req_header().method == Method::POST
+        && is_openai_chat(kind, &ctx.client.native_path)
+    {
+        ctx.body.ask_for_stream_usage(session, max_body).await?;
+    }
     Ok(())
 }
 

@@ -1,14 +1,17 @@
-//! Reading a request body before the upstream is chosen, for the one case
-//! where the choice depends on it: keys restricted to models, and a model
-//! named only in the JSON body.
+//! The request body: forwarded as it streams past, except in the cases
+//! where strait must see it whole first: keys restricted to models with the
+//! model named only in the JSON body, and OpenAI-style chat streams, whose
+//! body is edited to ask for usage.
 //!
 //! Pingora forwards a body read early only through its retry buffer, which
 //! holds 64 KiB: a larger early-read body would never be sent and the
-//! request would hang. So the head of a larger body is kept here, retry
-//! buffering is switched on only for the last 64 KiB, and
-//! [`Preread::prepend`] puts the head back in front of that tail when
-//! Pingora hands it to `request_body_filter`. That needs the length up
-//! front, so a chunked body of unknown length is refused with 411.
+//! request would hang. So retry buffering is switched on only for the last
+//! 64 KiB, the whole body is kept here, and [`Preread::substitute`] puts it
+//! (edited or not) in place of that tail each time Pingora hands the tail to
+//! `request_body_filter`, on every attempt, until the response starts. That
+//! needs the length up front, so a chunked body of unknown length is
+//! refused with 411 where the model decides, and forwarded as it is where
+//! only the stream-usage edit wanted it.
 
 use bytes::{Bytes, BytesMut};
 use pingora::http::RequestHeader;
@@ -17,10 +20,11 @@ use serde::Deserialize;
 
 use crate::errors::{ErrorKind, GatewayError};
 use crate::observe::request_model::ModelScanner;
+use crate::providers::with_stream_usage;
 
 /// Everything strait does with a request body, from admission to the last
-/// chunk forwarded: it is read early only when a decision depends on it,
-/// otherwise scanned for the model as it streams past.
+/// chunk forwarded: it is read early only when a decision depends on it or
+/// strait edits it, otherwise scanned for the model as it streams past.
 #[derive(Default)]
 pub(crate) struct RequestBody {
     preread: Preread,
@@ -32,14 +36,59 @@ pub(crate) struct RequestBody {
 
 impl RequestBody {
     /// The JSON body's top-level `model`, reading the body before
-    /// forwarding (it still reaches the provider unchanged).
+    /// forwarding (reading it does not change what is forwarded).
     pub(crate) async fn read_model(
         &mut self,
         session: &mut Session,
         max: u64,
     ) -> Result<Option<String>, GatewayError> {
+        let whole = self.read_whole(session, max).await?;
+        Ok(model_in_json(&whole))
+    }
+
+    /// For an OpenAI-style chat request: reads the body and, when it asks
+    /// for a stream without saying whether it wants usage, forwards it with
+    /// `stream_options.include_usage: true` added. A body without a
+    /// Content-Length cannot be read early and goes as it is.
+    pub(crate) async fn ask_for_stream_usage(
+        &mut self,
+        session: &mut Session,
+        max: u64,
+    ) -> Result<(), GatewayError> {
+        let req = session.req_header();
+        if req.headers.contains_key(http::header::TRANSFER_ENCODING)
+            || declared_length(req).is_none_or(|n| n == 0)
+        {
+            return Ok(());
+        }
+        let whole = self.read_whole(session, max).await?;
+        if let Some(edited) = with_stream_usage(&whole) {
+            self.preread.edited_length = Some(edited.len());
+            self.preread.body = Some(Bytes::from(edited));
+        }
+        Ok(())
+    }
+
+    /// The length of the body sent upstream when strait edited it: the
+    /// upstream request's Content-Length.
+    pub(crate) fn edited_length(&self) -> Option<usize> {
+        self.preread.edited_length
+    }
+
+    /// The provider has answered for good: the body will not be sent
+    /// again, so a body read early need not be held any longer.
+    pub(crate) fn release(&mut self) {
+        self.preread.body = None;
+    }
+
+    /// The whole body, read once (at most `max` bytes) and kept until the
+    /// response starts.
+    async fn read_whole(&mut self, session: &mut Session, max: u64) -> Result<Bytes, GatewayError> {
+        if let Some(body) = &self.preread.body {
+            return Ok(body.clone());
+        }
         if session.as_mut().is_body_empty() {
-            return Ok(None);
+            return Ok(Bytes::new());
         }
         if is_continue_expected(session.req_header()) {
             session
@@ -50,7 +99,7 @@ impl RequestBody {
         }
         let whole = self.preread.read(session, max).await?;
         self.read_early += whole.len() as u64;
-        Ok(model_in_json(&whole))
+        Ok(whole)
     }
 
     /// Once the request is admitted: scan for the model if nobody named it,
@@ -73,16 +122,16 @@ impl RequestBody {
         false
     }
 
-    /// Each chunk on its way upstream: the pre-read head goes back in
-    /// front, a body without a length is held to the limit as it streams,
-    /// and the scanner looks for the model.
+    /// Each chunk on its way upstream: a body read early takes the place of
+    /// the tail Pingora replays, a body without a length is held to the
+    /// limit as it streams, and the scanner looks for the model.
     pub(crate) fn on_chunk(
         &mut self,
         body: &mut Option<Bytes>,
         read_so_far: u64,
         max: u64,
     ) -> Result<(), GatewayError> {
-        self.preread.prepend(body);
+        self.preread.substitute(body);
         if read_so_far > max {
             return Err(too_large(max));
         }
@@ -124,23 +173,25 @@ pub(crate) const RETRY_BUFFER: usize = 64 * 1024;
 
 #[derive(Default)]
 struct Preread {
-    head: Option<Bytes>,
+    /// The whole body as it is to be forwarded, once read early.
+    body: Option<Bytes>,
+    /// Its length, when strait edited it.
+    edited_length: Option<usize>,
 }
 
 impl Preread {
-    /// Reads the whole body (at most `max` bytes) and returns it; the body
-    /// still reaches the upstream unchanged.
+    /// Reads the whole body (at most `max` bytes), keeps it to be forwarded
+    /// and returns it.
     async fn read(&mut self, session: &mut Session, max: u64) -> Result<Bytes, GatewayError> {
         let length = content_length(session)?;
         if length as u64 > max {
             return Err(too_large(max));
         }
-        let mut head = BytesMut::new();
-        let mut tail = BytesMut::new();
-        let mut read = 0usize;
+        let mut whole = BytesMut::with_capacity(length);
         loop {
-            let buffered = length - read <= RETRY_BUFFER;
-            if buffered {
+            // Pingora sends what its retry buffer holds, and only that: the
+            // last chunks go there, for `substitute` to find.
+            if length - whole.len() <= RETRY_BUFFER {
                 session.as_mut().enable_retry_buffering();
             }
             let chunk = session
@@ -151,8 +202,7 @@ impl Preread {
                     GatewayError::new(ErrorKind::InvalidBody, "the request body could not be read")
                 })?;
             let Some(chunk) = chunk else { break };
-            read += chunk.len();
-            if read > length {
+            if whole.len() + chunk.len() > length {
                 return Err(GatewayError::new(
                     ErrorKind::InvalidBody,
                     "body longer than its Content-Length",
@@ -166,39 +216,28 @@ impl Preread {
                     "request body buffering failed",
                 ));
             }
-            if buffered {
-                tail.extend_from_slice(&chunk);
-            } else {
-                head.extend_from_slice(&chunk);
-            }
+            whole.extend_from_slice(&chunk);
         }
-        if read != length {
+        if whole.len() != length {
             return Err(GatewayError::new(
                 ErrorKind::InvalidBody,
                 "body shorter than its Content-Length",
             ));
         }
-        let head = head.freeze();
-        let mut whole = BytesMut::with_capacity(length);
-        whole.extend_from_slice(&head);
-        whole.extend_from_slice(&tail);
-        if !head.is_empty() {
-            self.head = Some(head);
-        }
-        Ok(whole.freeze())
+        let whole = whole.freeze();
+        self.body = Some(whole.clone());
+        Ok(whole)
     }
 
-    /// Called from `request_body_filter`: the first chunk Pingora forwards is
-    /// the retry-buffered tail; the head goes in front of it.
-    fn prepend(&mut self, body: &mut Option<Bytes>) {
-        if let Some(head) = self.head.take() {
-            let mut whole =
-                BytesMut::with_capacity(head.len() + body.as_ref().map_or(0, Bytes::len));
-            whole.extend_from_slice(&head);
-            if let Some(tail) = body.as_ref() {
-                whole.extend_from_slice(tail);
+    /// Called from `request_body_filter`: once the body was read early, the
+    /// only chunk Pingora forwards in an attempt is its retry buffer (the
+    /// tail; the rest was read here), and the whole body goes in its place.
+    /// A retry of the request gets it again.
+    fn substitute(&self, chunk: &mut Option<Bytes>) {
+        if let (Some(whole), Some(c)) = (&self.body, chunk.as_mut()) {
+            if !c.is_empty() {
+                *c = whole.clone();
             }
-            *body = Some(whole.freeze());
         }
     }
 }
@@ -275,15 +314,22 @@ mod tests {
     }
 
     #[test]
-    fn prepend_restores_the_head() {
-        let mut p = Preread {
-            head: Some(Bytes::from_static(b"head-")),
+    fn the_whole_body_replaces_the_tail_on_every_attempt() {
+        let p = Preread {
+            body: Some(Bytes::from_static(b"head-tail")),
+            edited_length: None,
         };
-        let mut body = Some(Bytes::from_static(b"tail"));
-        p.prepend(&mut body);
-        assert_eq!(body.as_deref(), Some(&b"head-tail"[..]));
-        let mut again = Some(Bytes::from_static(b"x"));
-        p.prepend(&mut again);
-        assert_eq!(again.as_deref(), Some(&b"x"[..]));
+        for _attempt in 0..2 {
+            let mut chunk = Some(Bytes::from_static(b"tail"));
+            p.substitute(&mut chunk);
+            assert_eq!(chunk.as_deref(), Some(&b"head-tail"[..]));
+        }
+        // The end of the body stays the end.
+        let mut end = None;
+        p.substitute(&mut end);
+        assert_eq!(end, None);
+        let mut nothing_read_early = Some(Bytes::from_static(b"x"));
+        Preread::default().substitute(&mut nothing_read_early);
+        assert_eq!(nothing_read_early.as_deref(), Some(&b"x"[..]));
     }
 }

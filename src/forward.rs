@@ -64,6 +64,10 @@ pub(crate) fn prepare_upstream_request(
         "accept-encoding",
         http::HeaderValue::from_static("identity"),
     );
+    // A body strait edited (stream usage asked for) has a new length.
+    if let Some(n) = ctx.body.edited_length() {
+        set_header(req, "content-length", http::HeaderValue::from(n));
+    }
     for (name, value) in &provider.extra_headers {
         // Names and values were validated when the config was loaded.
         let _ = req.insert_header(name.clone(), value.clone());

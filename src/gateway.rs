@@ -141,6 +141,9 @@ impl ProxyHttp for Gateway {
         if let Some(retry) = failover::on_status(ctx, resp) {
             return Err(retry);
         }
+        // This answer is the one the client gets: no attempt will send the
+        // body again.
+        ctx.body.release();
         let has_body = session.req_header().method != http::Method::HEAD;
         relay::on_response_header(ctx, resp, has_body)
     }

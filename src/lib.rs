@@ -23,7 +23,8 @@
 //!   tokens, with their own error type), `credential`, `keys` (a provider
 //!   key, its cool-down, key selection), `observe` (parsers of usage, SSE
 //!   and request bodies; the access log and metrics sinks), `providers`
-//!   (one file per provider behind one trait), `pricing` (prices per
+//!   (one file per provider behind one trait, and the body edit that asks
+//!   OpenAI-style chat streams for their usage), `pricing` (prices per
 //!   million tokens, the table a model finds its price in, the bundled
 //!   table, LiteLLM's price file, the cost of a call), `spend` (per-key
 //!   counters of requests, tokens and money, in memory or in Redis, and the

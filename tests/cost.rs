@@ -375,8 +375,10 @@ fn a_model_without_a_price_or_usage_has_a_null_cost() {
         &[AUTH, ("x-request-id", "limited"), ("x-mock-status", "429")],
         &chat("gpt-test"),
     );
-    // A stream without include_usage reports none.
-    let stream = json!({"model": "gpt-test", "messages": [], "stream": true});
+    // A stream whose client turned usage off reports none (strait asks for
+    // it only when the client did not say).
+    let stream = json!({"model": "gpt-test", "messages": [], "stream": true,
+        "stream_options": {"include_usage": false}});
     post_json(&url, &[AUTH, ("x-request-id", "no-usage")], &stream);
     // A refused request never reaches a provider.
     post_json(&url, &[("x-request-id", "refused")], &chat("gpt-test"));

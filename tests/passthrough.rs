@@ -223,8 +223,8 @@ fn server_sent_events_arrive_as_they_are_sent() {
         "the mock waited 3 s for the client to see an event: buffered, not streamed; chunks: {:?}",
         reply.chunks
     );
-    // role, 5 deltas, finish, [DONE]
-    assert_eq!(released, 8, "{seen}");
+    // role, 5 deltas, finish, the usage chunk strait asked for, [DONE]
+    assert_eq!(released, 9, "{seen}");
     let text = reply.text();
     for i in 0..5 {
         assert!(

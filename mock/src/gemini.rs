@@ -4,7 +4,10 @@
 //! Any prefix before `/models/` is accepted, so Vertex-style paths
 //! (`/v1beta1/projects/P/locations/L/publishers/google/models/{m}:…`) work too,
 //! and Vertex's Claude (`…/publishers/anthropic/models/{m}:rawPredict`,
-//! `:streamRawPredict`) answers in Anthropic's format.
+//! `:streamRawPredict`) answers in Anthropic's format. The OpenAI-compatible
+//! endpoints, Gemini's `/v1beta/openai/…` and Vertex's `…/endpoints/openapi/…`,
+//! answer as OpenAI does (a stream reports usage only with
+//! `stream_options.include_usage`), with Gemini's token counts.
 
 use serde_json::{json, Value};
 
@@ -16,6 +19,11 @@ const MODELS: [&str; 3] = ["gemini-2.5-flash", "gemini-2.5-pro", "text-embedding
 pub(crate) fn route(call: &Call) -> Option<Reply> {
     if call.method == "GET" && matches!(call.path, "/v1/models" | "/v1beta/models") {
         return Some(Reply::Json(200, models()));
+    }
+    for compat in ["/openai/", "/endpoints/openapi/"] {
+        if let Some((_, rest)) = call.path.split_once(compat) {
+            return crate::openai::route(call, &format!("/{rest}"), None);
+        }
     }
     let (_, target) = call.path.rsplit_once("/models/")?;
     let (model, method) = target.split_once(':')?;
@@ -143,6 +151,31 @@ mod tests {
             panic!("not an array")
         };
         assert_eq!(a.len(), 3);
+    }
+
+    #[test]
+    fn openai_compatible_chat_streams_report_usage_when_asked() {
+        for path in [
+            "/v1beta/openai/chat/completions",
+            "/v1/projects/p/locations/l/endpoints/openapi/chat/completions",
+        ] {
+            let mut c = call(path, None);
+            c.body = json!({"model": "gemini-2.5-flash", "stream": true});
+            let Some(Reply::Sse(plain)) = route(&c) else {
+                panic!("{path}: not SSE")
+            };
+            assert!(!plain.iter().any(|e| e.contains("usage")), "{path}");
+            c.body["stream_options"] = json!({"include_usage": true});
+            let Some(Reply::Sse(ev)) = route(&c) else {
+                panic!("{path}: not SSE")
+            };
+            let last = &ev[ev.len() - 2];
+            assert!(last.contains("\"choices\":[]"), "{path}: {last}");
+            assert!(
+                last.contains(&format!("\"prompt_tokens\":{}", GEMINI_USAGE.input)),
+                "{path}: {last}"
+            );
+        }
     }
 
     #[test]

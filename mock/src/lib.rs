@@ -63,7 +63,8 @@ pub enum Flavor {
     /// `api.anthropic.com`: `/v1/messages`, `x-api-key: <key>` + `anthropic-version`.
     Anthropic,
     /// `generativelanguage.googleapis.com`: `/{v1,v1beta}/models/{m}:…`, `x-goog-api-key: <key>`;
-    /// also Vertex-style paths, Claude's (`…/publishers/anthropic/models/{m}:rawPredict`) included.
+    /// also Vertex-style paths, Claude's (`…/publishers/anthropic/models/{m}:rawPredict`) included,
+    /// and the OpenAI-compatible `/v1beta/openai/…` and `…/endpoints/openapi/…`.
     Gemini,
     /// An Azure resource: `/openai/deployments/{d}/…?api-version=` and `/openai/v1/…`
     /// with `api-key: <key>`; `/anthropic/v1/messages` with `x-api-key: <key>`.

@@ -1,6 +1,7 @@
-//! Admission on an in-memory Pingora session: the cases where the body
-//! decides (Vertex by the body's model, keys limited to models), with
-//! bodies on both sides of Pingora's 64 KiB retry buffer.
+//! Admission on an in-memory Pingora session: the cases where the body is
+//! read before forwarding (Vertex by the body's model, keys limited to
+//! models, chat streams asked for their usage), with bodies on both sides
+//! of Pingora's 64 KiB retry buffer.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use tokio::io::AsyncWriteExt;
 use super::admit;
 use crate::ctx::RequestCtx;
 use crate::errors::ErrorKind;
+use crate::forward::prepare_upstream_request;
 use crate::keys::key::test_key;
 use crate::providers::ProviderKind;
 use crate::snapshot::testing::{provider, snapshot};
@@ -122,4 +124,104 @@ async fn a_body_of_unknown_length_cannot_be_read_early() {
         .await
         .unwrap_err();
     assert_eq!((e.kind, e.status()), (ErrorKind::LengthRequired, 411));
+}
+
+/// What Pingora would send upstream for `ctx` on one attempt: the body
+/// (its retry buffer, through `on_chunk`) and the Content-Length.
+fn forwarded(s: &mut Session, ctx: &mut RequestCtx, path: &str) -> (Bytes, Option<String>) {
+    let mut first = s.as_mut().get_retry_buffer();
+    let read = s.body_bytes_read() as u64;
+    ctx.body.on_chunk(&mut first, read, u64::MAX).unwrap();
+    let mut req = s.req_header().clone();
+    prepare_upstream_request(ctx, &mut req).unwrap();
+    let length = req.headers.get("content-length");
+    let length = length.map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(
+        req.uri.path(),
+        path.trim_start_matches("/openai_passthrough")
+    );
+    (first.unwrap_or_default(), length)
+}
+
+fn chat(stream: bool, pad: usize) -> Vec<u8> {
+    format!(
+        r#"{{"messages":[{{"role":"user","content":"{}"}}],"model":"gpt-4o","stream":{stream}}}"#,
+        "x".repeat(pad)
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_chat_stream_is_sent_with_include_usage_on_every_attempt() {
+    let snap = gateway(vec![provider(
+        ProviderKind::OpenAi,
+        vec![test_key("a", 1.0, None)],
+    )]);
+    let path = "/openai_passthrough/v1/chat/completions";
+    for pad in [10, 64 * 1024, 300 * 1024] {
+        let b = chat(true, pad);
+        let mut s = session(&post(path, &b), &b).await;
+        let mut ctx = RequestCtx::new();
+        admit(&mut s, &mut ctx, snap.clone()).await.unwrap();
+        assert_eq!(ctx.body.read_early, b.len() as u64);
+        let mut want = b[..b.len() - 1].to_vec();
+        want.extend_from_slice(br#","stream_options":{"include_usage":true}}"#);
+        for attempt in 1..=2 {
+            let (body, length) = forwarded(&mut s, &mut ctx, path);
+            assert!(body == want, "pad {pad}, attempt {attempt}");
+            assert_eq!(length, Some(want.len().to_string()), "pad {pad}");
+        }
+        // Once the answer has started the body is let go.
+        ctx.body.release();
+        let mut late = Some(Bytes::from_static(b"tail"));
+        ctx.body.on_chunk(&mut late, 0, u64::MAX).unwrap();
+        assert_eq!(late.as_deref(), Some(&b"tail"[..]));
+    }
+}
+
+#[tokio::test]
+async fn other_chat_bodies_are_sent_as_they_came() {
+    let snap = gateway(vec![provider(
+        ProviderKind::OpenAi,
+        vec![test_key("a", 1.0, None)],
+    )]);
+    let path = "/openai_passthrough/v1/chat/completions";
+    let with_usage = br#"{"stream":true,"stream_options":{"include_usage":false}}"#.to_vec();
+    for b in [chat(false, 200 * 1024), with_usage, b"{not json".to_vec()] {
+        let mut s = session(&post(path, &b), &b).await;
+        let mut ctx = RequestCtx::new();
+        admit(&mut s, &mut ctx, snap.clone()).await.unwrap();
+        let (body, length) = forwarded(&mut s, &mut ctx, path);
+        assert!(body == b, "{}", String::from_utf8_lossy(&b[..20]));
+        assert_eq!(length, Some(b.len().to_string()));
+    }
+}
+
+#[tokio::test]
+async fn only_chat_streams_of_providers_that_ask_are_read_early() {
+    let mut off = provider(ProviderKind::Azure, vec![test_key("a", 1.0, None)]);
+    off.inject_stream_usage = false;
+    let snap = gateway(vec![
+        provider(ProviderKind::OpenAi, vec![test_key("a", 1.0, None)]),
+        off,
+    ]);
+    let b = chat(true, 10);
+    for path in [
+        "/openai_passthrough/v1/responses",
+        "/openai_passthrough/v1/embeddings",
+        "/azure_passthrough/openai/deployments/d/chat/completions",
+    ] {
+        let mut s = session(&post(path, &b), &b).await;
+        let mut ctx = RequestCtx::new();
+        admit(&mut s, &mut ctx, snap.clone()).await.unwrap();
+        assert_eq!(ctx.body.read_early, 0, "{path}");
+        assert_eq!(ctx.body.edited_length(), None, "{path}");
+    }
+    // A chunked body cannot be read early: it goes as it is, not refused.
+    let head = "POST /openai_passthrough/v1/chat/completions HTTP/1.1\r\nhost: x\r\n\
+                x-strait-key: vk-a\r\ntransfer-encoding: chunked\r\n\r\n";
+    let mut s = session(head, b"5\r\nhello\r\n0\r\n\r\n").await;
+    let mut ctx = RequestCtx::new();
+    admit(&mut s, &mut ctx, snap).await.unwrap();
+    assert_eq!(ctx.body.read_early, 0);
 }

@@ -78,6 +78,10 @@ pub(crate) const TIMEOUTS: Timeouts = Timeouts {
 /// Attempts per request across a provider's keys.
 pub(crate) const MAX_ATTEMPTS: u32 = 3;
 
+/// OpenAI-style chat streams are asked for their usage, so that every
+/// streamed call is counted and priced.
+pub(crate) const INJECT_STREAM_USAGE: bool = true;
+
 pub(crate) const KEY_WEIGHT: f64 = 1.0;
 pub(crate) const KEY_ENABLED: bool = true;
 

@@ -120,6 +120,17 @@ fn provider_config(
         Some(m) => m.value,
         None => defaults::MAX_ATTEMPTS,
     };
+    let inject_stream_usage = match &p.inject_stream_usage {
+        Some(f) if kind == ProviderKind::Anthropic => {
+            c.warn(
+                f,
+                "anthropic streams always report usage; inject_stream_usage is ignored",
+            );
+            false
+        }
+        Some(f) => f.value,
+        None => defaults::INJECT_STREAM_USAGE,
+    };
     Some(ProviderConfig {
         kind,
         keys,
@@ -128,6 +139,7 @@ fn provider_config(
         retry_on_status,
         max_attempts,
         model_restricted,
+        inject_stream_usage,
     })
 }
 

@@ -180,6 +180,9 @@ pub(crate) struct RawProvider {
     /// Attempts per request across keys (connect failures, timeouts,
     /// `retry_on_status`); default 3.
     pub(crate) max_attempts: Option<S<u32>>,
+    /// Add `stream_options.include_usage: true` to OpenAI-style chat
+    /// streams that do not say; default true.
+    pub(crate) inject_stream_usage: Option<S<bool>>,
     // Bifrost fields accepted for compatibility, not acted on.
     pub(crate) concurrency_and_buffer_size: Option<S<IgnoredAny>>,
     pub(crate) proxy_config: Option<S<IgnoredAny>>,

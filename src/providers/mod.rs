@@ -6,8 +6,10 @@ mod anthropic;
 mod azure;
 mod gemini;
 mod openai;
+mod stream_usage;
 mod vertex;
 
+pub(crate) use stream_usage::{is_openai_chat, with_stream_usage};
 pub(crate) use vertex::{is_vertex_model, is_vertex_path, vertex_base_url};
 
 use pingora::http::RequestHeader;

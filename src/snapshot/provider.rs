@@ -18,6 +18,9 @@ pub struct ProviderConfig {
     /// Some enabled key is limited to listed models, so the model decides
     /// which key may serve a request.
     pub model_restricted: bool,
+    /// OpenAI-style chat streams are asked for their usage
+    /// (`inject_stream_usage`).
+    pub(crate) inject_stream_usage: bool,
 }
 
 impl ProviderConfig {

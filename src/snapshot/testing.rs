@@ -33,6 +33,7 @@ pub(crate) fn provider(kind: ProviderKind, keys: Vec<KeyConfig>) -> ProviderConf
         retry_on_status: Vec::new(),
         max_attempts: 2,
         model_restricted,
+        inject_stream_usage: true,
     }
 }
 

@@ -3,7 +3,7 @@
 import pytest
 from openai import OpenAI
 
-from conftest import EMBEDDING, OPENAI, REPLY_TEXT, STREAM_TEXT, TIMEOUT, USAGE, check_upstream, expected_tokens
+from conftest import DIRECT, EMBEDDING, OPENAI, REPLY_TEXT, STREAM_TEXT, TIMEOUT, USAGE, check_upstream, expected_tokens
 
 INPUT, OUTPUT, TOTAL, CACHED, _, REASONING = USAGE["openai"]
 MODEL = "gpt-4o-mini"
@@ -53,6 +53,51 @@ def test_chat_stream_with_usage(client, observe):
     check_upstream(req, path="/v1/chat/completions", credential=CREDENTIAL, model=MODEL)
     assert req.json()["stream"] is True
     assert req.json()["stream_options"] == {"include_usage": True}
+    observe.check(OPENAI, model=MODEL, tokens=TOKENS, streamed=True)
+
+
+def check_usage_asked_for(req, chunks):
+    """The SDK's default stream sends no stream_options. Through the gateway the
+    provider is asked for usage anyway (strait adds include_usage and changes
+    nothing else), so the stream ends with the usage chunk; directly, the mock
+    sends none, as OpenAI does."""
+    sent = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    got = req.json()
+    if DIRECT:
+        assert got == sent
+        assert all(c.usage is None for c in chunks)
+        return
+    assert got.pop("stream_options") == {"include_usage": True}
+    assert got == sent
+    assert chunks[-1].choices == []
+    usage = chunks[-1].usage
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (INPUT, OUTPUT, TOTAL)
+
+
+def test_chat_stream_without_stream_options(client, observe):
+    stream = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True, extra_headers=observe.headers
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == STREAM_TEXT
+    req = OPENAI.only()
+    check_upstream(req, path="/v1/chat/completions", credential=CREDENTIAL, model=MODEL)
+    check_usage_asked_for(req, chunks)
+    observe.check(OPENAI, model=MODEL, tokens=TOKENS, streamed=True)
+
+
+def test_chat_stream_helper_without_stream_options(client, observe):
+    # The SDK's own accumulator takes the usage chunk it did not ask for.
+    with client.chat.completions.stream(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}], extra_headers=observe.headers
+    ) as stream:
+        chunks = [e.chunk for e in stream if e.type == "chunk"]
+        final = stream.get_final_completion()
+    assert final.choices[0].message.content == STREAM_TEXT
+    req = OPENAI.only()
+    check_usage_asked_for(req, chunks)
+    if not DIRECT:
+        assert final.usage.total_tokens == TOTAL
     observe.check(OPENAI, model=MODEL, tokens=TOKENS, streamed=True)
 
 

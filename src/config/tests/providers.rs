@@ -41,6 +41,13 @@ fn provider_rows() {
             22,
         ),
         row(Error, openai("    max_attempts: 0\n"), "max_attempts must be between 1 and 10", 4, 19),
+        row(
+            Warning,
+            "providers:\n  anthropic:\n    keys: [ { name: main, value: sk-1 } ]\n    inject_stream_usage: true\n",
+            "anthropic streams always report usage; inject_stream_usage is ignored",
+            4,
+            26,
+        ),
         row(Error, openai("    max_attempts: 11\n"), "max_attempts must be between 1 and 10", 4, 19),
         row(
             Warning,

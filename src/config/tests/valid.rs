@@ -89,12 +89,26 @@ fn a_provider_and_key_left_unsaid_get_the_documented_defaults() {
     assert_eq!(p.max_attempts, 3);
     assert!(p.retry_on_status.is_empty());
     assert!(p.extra_headers.is_empty());
+    assert!(p.inject_stream_usage);
     let k = &p.keys[0];
     assert_eq!(k.name, "key0");
     assert_eq!(k.weight, 1.0);
     assert!(matches!(k.models, ModelFilter::Any));
     assert!(matches!(k.credential, Credential::Key(_)));
     assert_eq!(k.upstream.host, "api.openai.com");
+}
+
+#[test]
+fn stream_usage_injection_is_switched_off_per_provider() {
+    let loaded = load(
+        "providers:\n  openai: { keys: [ { value: sk } ], inject_stream_usage: false }\n  gemini: { keys: [ { value: k } ] }\n",
+        Mode::Check,
+    )
+    .expect("loads");
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let on = |kind| loaded.snapshot.provider(kind).unwrap().inject_stream_usage;
+    assert!(!on(ProviderKind::OpenAi));
+    assert!(on(ProviderKind::Gemini));
 }
 
 #[test]
