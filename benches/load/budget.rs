@@ -80,6 +80,9 @@ pub fn budgeted_key(s: &Setup, rows: &mut Vec<Row>) {
     }
     let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
     let mut p50: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
+    // Latency one request at a time: what a call waits for, without the
+    // queueing of a saturated closed loop (where p50 is only 32 / rate).
+    let mut alone: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
     for round in 0..s.rounds {
         for k in 0..paths.len() {
             let i = (k + round) % paths.len();
@@ -98,40 +101,61 @@ pub fn budgeted_key(s: &Setup, rows: &mut Vec<Row>) {
             );
             cpu[i].push(us);
             p50[i].push(run.p50);
+            let one = tools::wrk(&url(p), &small, 1, s.seconds.div_ceil(2), s.dir);
+            alone[i].push(one.p50);
         }
     }
     let scenario = format!(
         "7. 1 KiB chat with a budgeted key (median of {} rounds)",
         s.rounds
     );
-    let (base_cpu, base_p50) = (median(&cpu[0]), median(&p50[0]));
+    let (base_cpu, base_p50, base_alone) = (median(&cpu[0]), median(&p50[0]), median(&alone[0]));
     rows.push(
-        Row::new(&scenario, "no limits: CPU µs per request; p50 µs")
-            .cell("strait", format!("{}; {}", num(base_cpu), num(base_p50)))
-            .compare(format!("CPU min–max {}", spread(&cpu[0]))),
+        Row::new(
+            &scenario,
+            "no limits: CPU µs per request; p50 µs (32 conns; 1 conn)",
+        )
+        .cell(
+            "strait",
+            format!("{}; {}; {}", num(base_cpu), num(base_p50), num(base_alone)),
+        )
+        .compare(format!("CPU min–max {}", spread(&cpu[0]))),
     );
-    let (mem_cpu, mem_p50) = (median(&cpu[1]), median(&p50[1]));
+    let (mem_cpu, mem_p50, mem_alone) = (median(&cpu[1]), median(&p50[1]), median(&alone[1]));
     rows.push(
-        Row::new("", "memory store: CPU µs per request; p50 µs")
-            .cell("strait", format!("{}; {}", num(mem_cpu), num(mem_p50)))
-            .compare(format!(
-                "CPU {:.2}× no limits (min–max {})",
-                mem_cpu / base_cpu,
-                spread(&cpu[1])
-            ))
-            .target("CPU ≤ 1.05× no limits", Some(mem_cpu <= 1.05 * base_cpu)),
+        Row::new(
+            "",
+            "memory store: CPU µs per request; p50 µs (32 conns; 1 conn)",
+        )
+        .cell(
+            "strait",
+            format!("{}; {}; {}", num(mem_cpu), num(mem_p50), num(mem_alone)),
+        )
+        .compare(format!(
+            "CPU {:.2}× no limits (min–max {})",
+            mem_cpu / base_cpu,
+            spread(&cpu[1])
+        ))
+        .target("CPU ≤ 1.05× no limits", Some(mem_cpu <= 1.05 * base_cpu)),
     );
     if paths.len() > 2 {
-        let (r_cpu, r_p50) = (median(&cpu[2]), median(&p50[2]));
-        let added_ms = (r_p50 - base_p50) / 1000.0;
+        let (r_cpu, r_p50, r_alone) = (median(&cpu[2]), median(&p50[2]), median(&alone[2]));
+        let added_ms = (r_alone - base_alone) / 1000.0;
         rows.push(
-            Row::new("", "redis store: CPU µs per request (strait only); p50 µs")
-                .cell("strait", format!("{}; {}", num(r_cpu), num(r_p50)))
-                .compare(format!(
-                    "p50 {added_ms:+.3} ms vs no limits; CPU {:.2}×",
-                    r_cpu / base_cpu
-                ))
-                .target("p50 ≤ +0.3 ms", Some(added_ms <= 0.3)),
+            Row::new(
+                "",
+                "redis store: CPU µs per request (strait only); p50 µs (32 conns; 1 conn)",
+            )
+            .cell(
+                "strait",
+                format!("{}; {}; {}", num(r_cpu), num(r_p50), num(r_alone)),
+            )
+            .compare(format!(
+                "p50 at 1 conn {added_ms:+.3} ms vs no limits (at 32 conns {:+.3} ms); CPU {:.2}×",
+                (r_p50 - base_p50) / 1000.0,
+                r_cpu / base_cpu
+            ))
+            .target("added p50 ≤ 0.3 ms", Some(added_ms <= 0.3)),
         );
     }
 }

@@ -162,7 +162,9 @@ async fn a_chat_stream_is_sent_with_include_usage_on_every_attempt() {
         let b = chat(true, pad);
         let mut s = session(&post(path, &b), &b).await;
         let mut ctx = RequestCtx::new();
-        admit(&mut s, &mut ctx, snap.clone()).await.unwrap();
+        admit(&mut s, &mut ctx, snap.clone(), &Store::memory(None))
+            .await
+            .unwrap();
         assert_eq!(ctx.body.read_early, b.len() as u64);
         let mut want = b[..b.len() - 1].to_vec();
         want.extend_from_slice(br#","stream_options":{"include_usage":true}}"#);
@@ -190,7 +192,9 @@ async fn other_chat_bodies_are_sent_as_they_came() {
     for b in [chat(false, 200 * 1024), with_usage, b"{not json".to_vec()] {
         let mut s = session(&post(path, &b), &b).await;
         let mut ctx = RequestCtx::new();
-        admit(&mut s, &mut ctx, snap.clone()).await.unwrap();
+        admit(&mut s, &mut ctx, snap.clone(), &Store::memory(None))
+            .await
+            .unwrap();
         let (body, length) = forwarded(&mut s, &mut ctx, path);
         assert!(body == b, "{}", String::from_utf8_lossy(&b[..20]));
         assert_eq!(length, Some(b.len().to_string()));
@@ -213,7 +217,9 @@ async fn only_chat_streams_of_providers_that_ask_are_read_early() {
     ] {
         let mut s = session(&post(path, &b), &b).await;
         let mut ctx = RequestCtx::new();
-        admit(&mut s, &mut ctx, snap.clone()).await.unwrap();
+        admit(&mut s, &mut ctx, snap.clone(), &Store::memory(None))
+            .await
+            .unwrap();
         assert_eq!(ctx.body.read_early, 0, "{path}");
         assert_eq!(ctx.body.edited_length(), None, "{path}");
     }
@@ -222,6 +228,8 @@ async fn only_chat_streams_of_providers_that_ask_are_read_early() {
                 x-strait-key: vk-a\r\ntransfer-encoding: chunked\r\n\r\n";
     let mut s = session(head, b"5\r\nhello\r\n0\r\n\r\n").await;
     let mut ctx = RequestCtx::new();
-    admit(&mut s, &mut ctx, snap).await.unwrap();
+    admit(&mut s, &mut ctx, snap, &Store::memory(None))
+        .await
+        .unwrap();
     assert_eq!(ctx.body.read_early, 0);
 }

@@ -11,6 +11,8 @@ mod judge;
 mod memory;
 mod period;
 mod redis;
+mod redis_link;
+mod redis_report;
 mod report;
 mod store;
 mod window;

@@ -10,16 +10,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{pipe, RedisResult};
-use tokio::runtime::Handle;
+use redis::aio::ConnectionManager;
+use redis::RedisResult;
 
 use crate::errors::{ErrorKind, GatewayError};
 use crate::observe::metrics::metrics;
 
 use super::judge::{judge, Seen};
+use super::redis_link::{connect, state_runtime, this_threads, ADMIT, CHARGE};
 use super::window::{Minutes, Now};
-use super::{KeyLimits, KeySpend, Period, Spent};
+use super::{KeyLimits, Period, Spent};
 
 /// Minute counters outlive their minute by one more: the sliding estimate
 /// reads the previous one.
@@ -28,7 +28,7 @@ const MINUTE_TTL: i64 = 120;
 /// charges of calls that started before it.
 const PERIOD_GRACE: i64 = 86_400;
 /// Charges are off the request path and may wait longer than admission.
-const CHARGE_TIMEOUT: Duration = Duration::from_secs(1);
+pub(super) const CHARGE_TIMEOUT: Duration = Duration::from_secs(1);
 const TEND_EVERY: Duration = Duration::from_secs(1);
 
 pub(crate) struct RedisConfig {
@@ -40,45 +40,28 @@ pub(crate) struct RedisConfig {
 
 pub(crate) struct Redis {
     config: RedisConfig,
-    /// Made on first use, on the store's own thread: by then the process has
-    /// daemonized, and the connection's tasks live on a runtime that stays.
-    link: OnceLock<Link>,
+    /// The background thread, started on first use: by then the process has
+    /// daemonized (a thread started before the fork would not exist).
+    tending: OnceLock<()>,
     up: AtomicBool,
     /// Charges Redis did not take yet.
-    pending: Mutex<HashMap<Bucket, Spent>>,
-}
-
-struct Link {
-    conn: ConnectionManager,
-    runtime: Handle,
+    pub(super) pending: Mutex<HashMap<Bucket, Spent>>,
 }
 
 /// Where a charge goes: one key's hash for one budget window.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
-struct Bucket {
+pub(super) struct Bucket {
     key: String,
-    hash: String,
+    pub(super) hash: String,
     expire_at: Option<i64>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn state_runtime() -> Handle {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("strait-state".into())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("the state thread's runtime");
-            let _ = tx.send(rt.handle().clone());
-            rt.block_on(std::future::pending::<()>());
-        })
-        .expect("the state thread");
-    rx.recv().expect("the state thread's runtime handle")
+fn number(v: Option<String>) -> u64 {
+    v.and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 impl Redis {
@@ -89,34 +72,28 @@ impl Redis {
             .map_err(|e| format!("state.url is not usable: {:?}", e.kind()))?;
         Ok(Arc::new(Redis {
             config,
-            link: OnceLock::new(),
+            tending: OnceLock::new(),
             up: AtomicBool::new(true),
             pending: Mutex::default(),
         }))
     }
 
-    fn link(self: &Arc<Self>) -> &Link {
-        self.link.get_or_init(|| {
-            let runtime = state_runtime();
-            let _entered = runtime.enter();
-            let client = redis::Client::open(self.config.url.as_str()).expect("checked in new()");
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(self.config.timeout.max(Duration::from_millis(500))))
-                .set_response_timeout(Some(CHARGE_TIMEOUT))
-                .set_number_of_retries(2)
-                .set_max_delay(Duration::from_secs(1));
-            let conn = ConnectionManager::new_lazy_with_config(client, config)
-                .expect("a lazy connection manager");
-            runtime.spawn(Arc::clone(self).tend());
-            Link { conn, runtime }
-        })
+    /// This thread's connection (inside a runtime); starts the background
+    /// thread the first time.
+    pub(super) fn conn(self: &Arc<Self>) -> ConnectionManager {
+        self.tending.get_or_init(|| {
+            let this = Arc::clone(self);
+            state_runtime().spawn(this.tend());
+        });
+        let connect_timeout = self.config.timeout.max(Duration::from_millis(500));
+        this_threads(|| connect(&self.config.url, connect_timeout, CHARGE_TIMEOUT))
     }
 
-    fn key(&self, what: &str, key: &str, n: impl std::fmt::Display) -> String {
+    pub(super) fn key(&self, what: &str, key: &str, n: impl std::fmt::Display) -> String {
         format!("{}{what}:{key}:{n}", self.config.prefix)
     }
 
-    fn bucket(&self, key: &str, period: Period, now: Now) -> Bucket {
+    pub(super) fn bucket(&self, key: &str, period: Period, now: Now) -> Bucket {
         let w = period.window(now.utc());
         Bucket {
             key: key.to_owned(),
@@ -133,7 +110,7 @@ impl Redis {
         self.up.load(Ordering::Relaxed)
     }
 
-    fn failed(&self, operation: &str, why: &str) {
+    pub(super) fn failed(&self, operation: &str, why: &str) {
         metrics().state_errors.with_label_values(&[operation]).inc();
         if self.up.swap(false, Ordering::Relaxed) {
             log::warn!("spend store: Redis did not answer ({operation}: {why})");
@@ -154,20 +131,23 @@ impl Redis {
         limits: &KeyLimits,
         now: Now,
     ) -> Result<(), GatewayError> {
-        let link = self.link();
+        let mut conn = self.conn();
         let m = now.minute();
-        let req = self.key("req", key, m);
+        let bucket = self.bucket(key, limits.period(), now);
+        let keys = [
+            self.key("req", key, m),
+            self.key("req", key, m - 1),
+            self.key("tok", key, m),
+            self.key("tok", key, m - 1),
+            bucket.hash.clone(),
+        ];
         if !limits.any() {
-            let mut conn = link.conn.clone();
             let this = Arc::clone(self);
-            link.runtime.spawn(async move {
-                let r: RedisResult<()> = pipe()
-                    .atomic()
-                    .incr(&req, 1)
-                    .ignore()
-                    .expire(&req, MINUTE_TTL)
-                    .ignore()
-                    .query_async(&mut conn)
+            tokio::spawn(async move {
+                let r: RedisResult<redis::Value> = ADMIT
+                    .key(&keys[..])
+                    .arg(MINUTE_TTL)
+                    .invoke_async(&mut conn)
                     .await;
                 if let Err(e) = r {
                     this.failed("count", &e.to_string());
@@ -175,26 +155,18 @@ impl Redis {
             });
             return Ok(());
         }
-        let bucket = self.bucket(key, limits.period(), now);
-        let mut p = pipe();
-        p.atomic()
-            .incr(&req, 1)
-            .expire(&req, MINUTE_TTL)
-            .ignore()
-            .get(self.key("req", key, m - 1))
-            .get(self.key("tok", key, m))
-            .get(self.key("tok", key, m - 1))
-            .hmget(&bucket.hash, &["nano_usd", "tokens"]);
         type Row = (
             u64,
-            Option<u64>,
-            Option<u64>,
-            Option<u64>,
-            (Option<u64>, Option<u64>),
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
         );
-        let mut conn = link.conn.clone();
+        let mut call = ADMIT.key(&keys[..]);
+        call.arg(MINUTE_TTL);
         let row: Row =
-            match tokio::time::timeout(self.config.timeout, p.query_async(&mut conn)).await {
+            match tokio::time::timeout(self.config.timeout, call.invoke_async(&mut conn)).await {
                 Ok(Ok(row)) => {
                     self.answered();
                     row
@@ -202,9 +174,10 @@ impl Redis {
                 Ok(Err(e)) => return self.unreachable("admit", &e.to_string()),
                 Err(_) => return self.unreachable("admit", "timed out"),
             };
+        let (requests, req_prev, tok, tok_prev, nano_usd, tokens) = row;
         let mut spent = Spent {
-            nano_usd: row.4 .0.unwrap_or(0),
-            tokens: row.4 .1.unwrap_or(0),
+            nano_usd: number(nano_usd),
+            tokens: number(tokens),
         };
         if let Some(p) = lock(&self.pending).get(&bucket) {
             spent.add(p.tokens, p.nano_usd);
@@ -212,21 +185,21 @@ impl Redis {
         let seen = Seen {
             requests: Minutes {
                 minute: m,
-                curr: row.0,
-                prev: row.1.unwrap_or(0),
+                curr: requests,
+                prev: number(req_prev),
             },
             tokens: Minutes {
                 minute: m,
-                curr: row.2.unwrap_or(0),
-                prev: row.3.unwrap_or(0),
+                curr: number(tok),
+                prev: number(tok_prev),
             },
             spent,
         };
         let verdict = judge(key, limits, &seen, now);
         if verdict.is_err() {
             // A refused request does not count against the per-minute limit.
-            let mut conn = link.conn.clone();
-            link.runtime.spawn(async move {
+            let [req, ..] = keys;
+            tokio::spawn(async move {
                 let _: RedisResult<()> = redis::cmd("DECR").arg(&req).query_async(&mut conn).await;
             });
         }
@@ -253,15 +226,13 @@ impl Redis {
         nano_usd: u64,
         now: Now,
     ) {
-        let link = self.link();
+        let conn = self.conn();
         let bucket = self.bucket(key, limits.period(), now);
         let tok = self.key("tok", key, now.minute());
         let this = Arc::clone(self);
-        link.runtime.spawn(async move {
-            if let Err(why) = this
-                .apply(&bucket, Some(&tok), Spent { nano_usd, tokens })
-                .await
-            {
+        tokio::spawn(async move {
+            let spent = Spent { nano_usd, tokens };
+            if let Err(why) = apply(conn, &bucket, Some(&tok), spent).await {
                 this.failed("charge", &why);
                 lock(&this.pending)
                     .entry(bucket)
@@ -271,44 +242,15 @@ impl Redis {
         });
     }
 
-    async fn apply(&self, bucket: &Bucket, tok: Option<&str>, s: Spent) -> Result<(), String> {
-        let mut p = pipe();
-        p.atomic();
-        if let Some(tok) = tok.filter(|_| s.tokens > 0) {
-            p.incr(tok, s.tokens)
-                .ignore()
-                .expire(tok, MINUTE_TTL)
-                .ignore();
-        }
-        p.hincr(&bucket.hash, "nano_usd", s.nano_usd)
-            .ignore()
-            .hincr(&bucket.hash, "tokens", s.tokens)
-            .ignore();
-        if let Some(at) = bucket.expire_at {
-            p.expire_at(&bucket.hash, at).ignore();
-        }
-        let mut conn = self.link.get().ok_or("not connected")?.conn.clone();
-        match tokio::time::timeout(CHARGE_TIMEOUT, p.query_async::<()>(&mut conn)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("timed out".into()),
-        }
-    }
-
     /// Every second: is Redis there, and if so, hand it what it missed.
     async fn tend(self: Arc<Self>) {
+        let conn =
+            this_threads(|| connect(&self.config.url, Duration::from_secs(1), CHARGE_TIMEOUT));
         loop {
             tokio::time::sleep(TEND_EVERY).await;
-            let Some(link) = self.link.get() else {
-                continue;
-            };
-            let mut conn = link.conn.clone();
-            let ping = tokio::time::timeout(
-                CHARGE_TIMEOUT,
-                redis::cmd("PING").query_async::<()>(&mut conn),
-            )
-            .await;
-            match ping {
+            let mut c = conn.clone();
+            let ping = redis::cmd("PING");
+            match tokio::time::timeout(CHARGE_TIMEOUT, ping.query_async::<()>(&mut c)).await {
                 Ok(Ok(())) => self.answered(),
                 Ok(Err(e)) => {
                     self.failed("ping", &e.to_string());
@@ -321,7 +263,7 @@ impl Redis {
             }
             let owed: Vec<(Bucket, Spent)> = lock(&self.pending).drain().collect();
             for (bucket, spent) in owed {
-                if let Err(why) = self.apply(&bucket, None, spent).await {
+                if let Err(why) = apply(conn.clone(), &bucket, None, spent).await {
                     self.failed("charge", &why);
                     lock(&self.pending)
                         .entry(bucket)
@@ -331,72 +273,25 @@ impl Redis {
             }
         }
     }
+}
 
-    /// Every key's figures for `/spend`, in one round trip.
-    pub(crate) async fn report(
-        self: &Arc<Self>,
-        keys: &[(&str, &KeyLimits)],
-        now: Now,
-    ) -> Result<Vec<KeySpend>, GatewayError> {
-        let link = self.link();
-        let m = now.minute();
-        let mut p = pipe();
-        let mut buckets = Vec::new();
-        for (key, limits) in keys {
-            let bucket = self.bucket(key, limits.period(), now);
-            p.get(self.key("req", key, m))
-                .get(self.key("req", key, m - 1))
-                .get(self.key("tok", key, m))
-                .get(self.key("tok", key, m - 1))
-                .hmget(&bucket.hash, &["nano_usd", "tokens"]);
-            buckets.push((bucket, limits.period()));
-        }
-        type Row = (
-            Option<u64>,
-            Option<u64>,
-            Option<u64>,
-            Option<u64>,
-            (Option<u64>, Option<u64>),
-        );
-        let mut conn = link.conn.clone();
-        let rows: Vec<Row> =
-            match tokio::time::timeout(CHARGE_TIMEOUT, p.query_async(&mut conn)).await {
-                Ok(Ok(rows)) => rows,
-                Ok(Err(e)) => return Err(self.report_failed(&e.to_string())),
-                Err(_) => return Err(self.report_failed("timed out")),
-            };
-        let pending = lock(&self.pending);
-        Ok(rows
-            .into_iter()
-            .zip(buckets)
-            .map(|(r, (bucket, period))| {
-                let mut spent = Spent {
-                    nano_usd: r.4 .0.unwrap_or(0),
-                    tokens: r.4 .1.unwrap_or(0),
-                };
-                if let Some(p) = pending.get(&bucket) {
-                    spent.add(p.tokens, p.nano_usd);
-                }
-                let minutes = |curr: Option<u64>, prev: Option<u64>| Minutes {
-                    minute: m,
-                    curr: curr.unwrap_or(0),
-                    prev: prev.unwrap_or(0),
-                };
-                KeySpend {
-                    window: period.window(now.utc()),
-                    spent,
-                    requests_last_minute: minutes(r.0, r.1).estimate(now),
-                    tokens_last_minute: minutes(r.2, r.3).estimate(now),
-                }
-            })
-            .collect())
-    }
-
-    fn report_failed(&self, why: &str) -> GatewayError {
-        self.failed("report", why);
-        GatewayError::new(
-            ErrorKind::StateUnavailable,
-            "the spend store (Redis) cannot be reached",
-        )
+/// One charge, in one command.
+async fn apply(
+    mut conn: ConnectionManager,
+    bucket: &Bucket,
+    tok: Option<&str>,
+    s: Spent,
+) -> Result<(), String> {
+    let mut call = CHARGE.key(tok.unwrap_or(&bucket.hash));
+    call.key(&bucket.hash)
+        .arg(s.tokens)
+        .arg(s.nano_usd)
+        .arg(MINUTE_TTL)
+        .arg(bucket.expire_at.unwrap_or(0))
+        .arg(u8::from(tok.is_some()));
+    match tokio::time::timeout(CHARGE_TIMEOUT, call.invoke_async::<()>(&mut conn)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out".into()),
     }
 }
