@@ -98,7 +98,17 @@ pub(crate) async fn admit(
         && session.req_header().method == Method::POST
         && is_openai_chat(kind, &ctx.client.native_path)
     {
-        ctx.body.ask_for_stream_usage(session, max_body).await?;
+        // A key held to tokens or money gets usage even when its client
+        // said no: otherwise streaming would walk around the limit.
+        let overrule = ctx
+            .client
+            .virtual_key
+            .as_deref()
+            .and_then(|name| snapshot.virtual_keys.policy(name))
+            .is_some_and(|p| p.limits.counts_tokens());
+        ctx.body
+            .ask_for_stream_usage(session, max_body, overrule)
+            .await?;
     }
     Ok(())
 }

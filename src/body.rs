@@ -54,6 +54,7 @@ impl RequestBody {
         &mut self,
         session: &mut Session,
         max: u64,
+        overrule: bool,
     ) -> Result<(), GatewayError> {
         let req = session.req_header();
         if req.headers.contains_key(http::header::TRANSFER_ENCODING)
@@ -62,7 +63,7 @@ impl RequestBody {
             return Ok(());
         }
         let whole = self.read_whole(session, max).await?;
-        if let Some(edited) = with_stream_usage(&whole) {
+        if let Some(edited) = with_stream_usage(&whole, overrule) {
             self.preread.edited_length = Some(edited.len());
             self.preread.body = Some(Bytes::from(edited));
         }

@@ -263,3 +263,29 @@ fn everything_else_reaches_the_provider_byte_for_byte() {
     let line = gw.log_line("said-no");
     assert_eq!(line["usage"], "absent", "{line}");
 }
+
+#[test]
+fn a_key_held_to_a_budget_gets_usage_even_when_its_client_said_no() {
+    let mocks = Mocks::start();
+    let config = mocks.config("").replace(
+        &format!("  - {{ name: team-a, value: {VK} }}\n"),
+        &format!(
+            "  - {{ name: team-a, value: {VK}, budget: {{ tokens: 1000000 }} }}\n  - {{ name: team-b, value: vk-test-team-b }}\n"
+        ),
+    );
+    let gw = Gateway::start(&config);
+    let said_no = r#"{"model":"gpt-4o","messages":[],"stream":true,"stream_options":{"include_usage":false}}"#;
+    let path = "/openai_passthrough/v1/chat/completions";
+    let reply = send(&gw, path, "held", AUTH, said_no);
+    assert_usage_reported(&gw, &reply, "held", OPENAI_USAGE);
+    assert_eq!(
+        mocks.openai.last().json()["stream_options"],
+        json!({"include_usage": true})
+    );
+    // A key without a token or money limit keeps the client's choice.
+    let free = ("authorization", "Bearer vk-test-team-b");
+    let reply = send(&gw, path, "free", free, said_no);
+    assert_eq!(reply.status, 200);
+    assert!(mocks.openai.last().body == said_no.as_bytes());
+    assert_eq!(gw.log_line("free")["usage"], "absent");
+}

@@ -27,11 +27,13 @@ pub(crate) fn is_openai_chat(kind: ProviderKind, path: &str) -> bool {
 ///
 /// "Does not say" means no `include_usage`, or `null` for it or for
 /// `stream_options` (what an SDK sends for an unset option). A client that
-/// says `include_usage: false` keeps its choice. Other members of
+/// says `include_usage: false` keeps its choice, unless `overrule` (its
+/// virtual key is held to tokens or money, which a stream without usage
+/// would slip past): then `false` becomes `true`. Other members of
 /// `stream_options` are kept. Of duplicate keys the last counts, as in
 /// the parsers providers use. A key spelled with escapes
 /// (`"str\u0065am"`) is not recognised: such a body is left as it is.
-pub(crate) fn with_stream_usage(body: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn with_stream_usage(body: &[u8], overrule: bool) -> Option<Vec<u8>> {
     // The cheap test first: most bodies that are not streams never say
     // "stream". A string value "stream" or a nested key only costs a scan.
     memchr::memmem::find(body, b"\"stream\"")?;
@@ -53,6 +55,7 @@ pub(crate) fn with_stream_usage(body: &[u8]) -> Option<Vec<u8>> {
                 }
                 None => Edit::insert(v.start + 1, b"\"include_usage\":true,"),
                 Some(u) if &body[u.clone()] == b"null" => Edit::replace(u, b"true"),
+                Some(u) if overrule && &body[u.clone()] == b"false" => Edit::replace(u, b"true"),
                 Some(_) => return None,
             }
         }

@@ -3,7 +3,7 @@ use serde_json::{json, Value};
 use super::*;
 
 fn rewrite(body: &str) -> Option<String> {
-    with_stream_usage(body.as_bytes()).map(|b| String::from_utf8(b).expect("still UTF-8"))
+    with_stream_usage(body.as_bytes(), false).map(|b| String::from_utf8(b).expect("still UTF-8"))
 }
 
 /// `body` rewritten, checked to be the same JSON with only
@@ -77,6 +77,18 @@ fn a_client_that_says_what_it_wants_keeps_it() {
 }
 
 #[test]
+fn a_key_with_a_token_or_money_limit_gets_usage_even_when_the_client_said_no() {
+    let body = r#"{"stream":true,"stream_options":{"x":1,"include_usage":false}}"#;
+    let out = with_stream_usage(body.as_bytes(), true).expect("overruled");
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#"{"stream":true,"stream_options":{"x":1,"include_usage":true}}"#
+    );
+    let yes = r#"{"stream":true,"stream_options":{"include_usage":true}}"#;
+    assert_eq!(with_stream_usage(yes.as_bytes(), true), None);
+}
+
+#[test]
 fn only_a_top_level_stream_true_is_a_stream() {
     for body in [
         r#"{"model":"m","messages":[]}"#,
@@ -145,7 +157,7 @@ fn anything_but_a_valid_json_object_is_left_alone() {
     // Not UTF-8 inside a string: invalid JSON.
     let mut bad = br#"{"stream":true,"a":""#.to_vec();
     bad.extend_from_slice(&[0xff, b'"', b'}']);
-    assert_eq!(with_stream_usage(&bad), None);
+    assert_eq!(with_stream_usage(&bad, true), None);
 }
 
 #[test]

@@ -44,6 +44,12 @@ impl KeyLimits {
         self.budget.as_ref().map_or(Period::Total, |b| b.period)
     }
 
+    /// Whether the key's calls must report their tokens to be held to
+    /// its limits (a token limit or any budget).
+    pub(crate) fn counts_tokens(&self) -> bool {
+        self.tokens_per_minute.is_some() || self.budget.is_some()
+    }
+
     /// Whether admission must look at any counter.
     pub(crate) fn any(&self) -> bool {
         self.requests_per_minute.is_some()
