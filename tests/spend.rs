@@ -174,3 +174,51 @@ fn spend_survives_a_restart_and_a_bad_state_file_is_a_fresh_start() {
         gw.logs()
     );
 }
+
+#[test]
+fn a_binary_upgrade_hands_the_counters_over_and_a_reload_keeps_them() {
+    use support::lifecycle::{fixed_config, KillPid};
+    let mocks = Mocks::start();
+    let dir = TempDir::new();
+    let file = dir.0.join("state.json");
+    let (fixed, _port) = fixed_config(&mocks, &dir);
+    let config = fixed.replace(
+        &format!("  - {{ name: team-a, value: {VK} }}\n"),
+        &format!("  - {{ name: team-a, value: {VK}, budget: {{ usd: 100 }} }}\n"),
+    ) + &format!(
+        "pricing:\n  models:\n    - {{ provider: openai, model: gpt-4o, input: 10000, output: 10000 }}\n\
+         state: {{ file: \"{}\" }}\n",
+        file.display()
+    );
+    let mut old = Gateway::start(&config);
+    assert_eq!(call(&old, "u0").status, 200);
+    wait_spent(&old, CALL_TOKENS);
+    // A reload swaps the config, not the counters.
+    old.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(call(&old, "u1").status, 200);
+    wait_spent(&old, 2 * CALL_TOKENS);
+
+    old.signal("USR2");
+    let status = old
+        .wait_exit(Duration::from_secs(30))
+        .expect("the old process hands over and exits");
+    assert!(status.success(), "{status}");
+    // The new process runs with the old one's arguments, the config path
+    // among them.
+    let found = std::process::Command::new("pgrep")
+        .arg("-f")
+        .arg(old.config_path.to_str().unwrap())
+        .output()
+        .expect("pgrep");
+    let pids: Vec<u32> = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 1, "one new process: {pids:?}");
+    let _new = KillPid(pids[0]);
+    // Same listeners, now the new process's: it carries on from the old count.
+    assert_eq!(team_a(&old)["spent_tokens"], 2 * CALL_TOKENS);
+    assert_eq!(call(&old, "u2").status, 200);
+    wait_spent(&old, 3 * CALL_TOKENS);
+}
