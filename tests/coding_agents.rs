@@ -306,6 +306,9 @@ fn codex_exec_over_sse_through_the_gateway() {
             "a header changed"
         );
         assert_eq!(g.json()["model"], CODEX_MODEL);
+        // As for a reasoning model: the mock answers with a reasoning item first.
+        let include = g.json()["include"].clone();
+        assert!(include.to_string().contains("reasoning.encrypted_content"));
     }
 
     // Codex's own count is the mock's usage, and so is the log's.
