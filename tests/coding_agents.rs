@@ -337,4 +337,6 @@ fn codex_exec_over_sse_through_the_gateway() {
 // `GET /v1/responses` upgrade with `OpenAI-Beta: responses_websockets=…` and no
 // `POST /v1/responses` (Codex falls back to SSE silently), and the session's
 // log line with `websocket: true` and the usage. The mock needs its WebSocket
-// Responses endpoint first.
+// Responses endpoint first. Seen with Codex 0.171.0 and no relay: seven
+// `GET /v1/responses` upgrades (offering `permessage-deflate;
+// client_max_window_bits`), then one `POST /v1/responses`.
