@@ -20,8 +20,34 @@ pub(crate) fn route(call: &Call, path: &str) -> Option<Reply> {
                 json!([{"type": "text", "text": REPLY_TEXT}]),
             ),
         )),
+        // What Claude Code and the SDK's `messages.count_tokens` ask before a
+        // long turn: the prompt's size alone (the mock's input count).
+        (true, "/v1/messages/count_tokens") => Some(Reply::Json(
+            200,
+            json!({"input_tokens": call.usage().input}),
+        )),
+        (false, "/v1/models") if call.method == "GET" => Some(Reply::Json(200, models())),
         _ => None,
     }
+}
+
+const MODELS: [(&str, &str); 2] = [
+    ("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5"),
+    ("claude-haiku-4-5-20251001", "Claude Haiku 4.5"),
+];
+
+/// `GET /v1/models`: one page, newest first, as the Models API lists them.
+fn models() -> Value {
+    let data: Vec<Value> = MODELS
+        .iter()
+        .map(|(id, name)| {
+            json!({"type": "model", "id": id, "display_name": name, "created_at": "2025-09-29T00:00:00Z"})
+        })
+        .collect();
+    json!({
+        "data": data, "has_more": false,
+        "first_id": MODELS[0].0, "last_id": MODELS[MODELS.len() - 1].0
+    })
 }
 
 /// Claude on Vertex AI: the model is in the path, not the body, and the
@@ -132,6 +158,29 @@ mod tests {
                 && ev[0].contains("\"model\":\"claude\"")
         );
         assert!(ev[6].contains("\"output_tokens\":9"));
+    }
+
+    #[test]
+    fn count_tokens_and_models() {
+        let mut call = Call {
+            flavor: Flavor::Anthropic,
+            method: "POST",
+            path: "/v1/messages/count_tokens",
+            query: None,
+            body: json!({"model": "claude", "messages": []}),
+            events: 1,
+            seq: 1,
+        };
+        let Some(Reply::Json(200, n)) = route(&call, "/v1/messages/count_tokens") else {
+            panic!("no count")
+        };
+        assert_eq!(n, json!({"input_tokens": crate::ANTHROPIC_USAGE.input}));
+        call.method = "GET";
+        let Some(Reply::Json(200, list)) = route(&call, "/v1/models") else {
+            panic!("no models")
+        };
+        assert_eq!(list["data"][0]["type"], "model");
+        assert_eq!(list["last_id"], list["data"][1]["id"]);
     }
 
     fn vertex_call(stream: bool, path: &str) -> Call<'_> {

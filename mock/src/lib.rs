@@ -35,6 +35,7 @@ mod jwt;
 mod listen;
 mod openai;
 mod recorded;
+mod responses;
 mod server;
 mod sse;
 mod test_account;
@@ -60,7 +61,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub enum Flavor {
     /// `api.openai.com`: `/v1/...`, `Authorization: Bearer <key>`.
     OpenAi,
-    /// `api.anthropic.com`: `/v1/messages`, `x-api-key: <key>` + `anthropic-version`.
+    /// `api.anthropic.com`: `/v1/messages` (and `/count_tokens`), `/v1/models`;
+    /// `x-api-key: <key>` + `anthropic-version`.
     Anthropic,
     /// `generativelanguage.googleapis.com`: `/{v1,v1beta}/models/{m}:…`, `x-goog-api-key: <key>`;
     /// also Vertex-style paths, Claude's (`…/publishers/anthropic/models/{m}:rawPredict`) included,

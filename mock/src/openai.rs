@@ -5,7 +5,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::call::{Call, Reply, CREATED};
-use crate::{delta_text, Flavor, Usage, EMBEDDING, REPLY_TEXT};
+use crate::{delta_text, responses, Flavor, Usage, EMBEDDING, REPLY_TEXT};
 
 const MODELS: [&str; 3] = ["gpt-4o-mini", "gpt-4.1", "text-embedding-3-small"];
 
@@ -16,10 +16,10 @@ pub(crate) fn route(call: &Call, rest: &str, model: Option<&str>) -> Option<Repl
     match (call.post(), rest) {
         (true, "/chat/completions") if call.stream() => Some(Reply::Sse(chat_stream(call, &model))),
         (true, "/chat/completions") => Some(Reply::Json(200, chat(call, &model))),
-        (true, "/responses") if call.stream() => Some(Reply::Sse(responses_stream(call, &model))),
+        (true, "/responses") if call.stream() => Some(Reply::Sse(responses::stream(call, &model))),
         (true, "/responses") => Some(Reply::Json(
             200,
-            response(call, &model, "completed", REPLY_TEXT),
+            responses::response(call, &model, "completed", REPLY_TEXT),
         )),
         (true, "/embeddings") => Some(Reply::Json(200, embeddings(call, &model))),
         (false, "/models") if call.method == "GET" => Some(Reply::Json(200, models())),
@@ -117,121 +117,6 @@ fn chat_stream(call: &Call, model: &str) -> Vec<String> {
         out.push(crate::sse::data(last));
     }
     out.push(crate::sse::data("[DONE]"));
-    out
-}
-
-fn responses_usage(u: Usage) -> Value {
-    json!({
-        "input_tokens": u.input,
-        "input_tokens_details": {"cached_tokens": u.cached},
-        "output_tokens": u.output,
-        "output_tokens_details": {"reasoning_tokens": u.reasoning},
-        "total_tokens": u.total
-    })
-}
-
-fn output_text(text: &str) -> Value {
-    json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []})
-}
-
-fn message_item(call: &Call, status: &str, content: Value) -> Value {
-    json!({"id": call.id("msg_"), "type": "message", "status": status, "role": "assistant", "content": content})
-}
-
-/// A Responses API object; `in_progress` ones have no output and no usage yet.
-fn response(call: &Call, model: &str, status: &str, text: &str) -> Value {
-    let done = status == "completed";
-    json!({
-        "id": call.id("resp_"),
-        "object": "response",
-        "created_at": CREATED,
-        "status": status,
-        "background": false,
-        "error": null,
-        "incomplete_details": null,
-        "instructions": call.body.get("instructions").cloned().unwrap_or(Value::Null),
-        "max_output_tokens": null,
-        "model": model,
-        "output": if done { json!([message_item(call, "completed", json!([output_text(text)]))]) } else { json!([]) },
-        "parallel_tool_calls": true,
-        "previous_response_id": null,
-        "reasoning": {"effort": null, "summary": null},
-        "service_tier": "default",
-        "store": true,
-        "temperature": 1.0,
-        "text": {"format": {"type": "text"}, "verbosity": "medium"},
-        "tool_choice": "auto",
-        "tools": [],
-        "top_p": 1.0,
-        "truncation": "disabled",
-        "usage": if done { responses_usage(call.usage()) } else { Value::Null },
-        "user": null,
-        "metadata": {}
-    })
-}
-
-fn responses_stream(call: &Call, model: &str) -> Vec<String> {
-    let text: String = (0..call.events).map(delta_text).collect();
-    let item_id = call.id("msg_");
-    let done_item = message_item(call, "completed", json!([output_text(&text)]));
-    let at = json!({"item_id": item_id, "output_index": 0, "content_index": 0});
-    let mut events: Vec<(&str, Value)> = vec![
-        (
-            "response.created",
-            json!({"response": response(call, model, "in_progress", "")}),
-        ),
-        (
-            "response.in_progress",
-            json!({"response": response(call, model, "in_progress", "")}),
-        ),
-        (
-            "response.output_item.added",
-            json!({"output_index": 0, "item": message_item(call, "in_progress", json!([]))}),
-        ),
-        (
-            "response.content_part.added",
-            merge(&at, json!({"part": output_text("")})),
-        ),
-    ];
-    for i in 0..call.events {
-        events.push((
-            "response.output_text.delta",
-            merge(&at, json!({"delta": delta_text(i), "logprobs": []})),
-        ));
-    }
-    events.extend([
-        (
-            "response.output_text.done",
-            merge(&at, json!({"text": text, "logprobs": []})),
-        ),
-        (
-            "response.content_part.done",
-            merge(&at, json!({"part": output_text(&text)})),
-        ),
-        (
-            "response.output_item.done",
-            json!({"output_index": 0, "item": done_item}),
-        ),
-        (
-            "response.completed",
-            json!({"response": response(call, model, "completed", &text)}),
-        ),
-    ]);
-    events
-        .into_iter()
-        .enumerate()
-        .map(|(seq, (name, fields))| {
-            let ev = merge(&json!({"type": name, "sequence_number": seq}), fields);
-            crate::sse::event(name, &ev)
-        })
-        .collect()
-}
-
-fn merge(a: &Value, b: Value) -> Value {
-    let mut out = a.clone();
-    if let (Some(o), Value::Object(b)) = (out.as_object_mut(), b) {
-        o.extend(b);
-    }
     out
 }
 

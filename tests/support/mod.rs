@@ -16,6 +16,7 @@ use hyper_util::rt::TokioIo;
 
 pub use strait_mock::{Flavor, MockProvider};
 
+pub mod agents;
 pub mod faults;
 pub mod lifecycle;
 pub mod redis;
