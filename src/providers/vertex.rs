@@ -48,6 +48,11 @@ fn project_location_span(path: &str) -> Option<(usize, usize)> {
 }
 
 fn rewrite(path: &str, project: &str, region: &str) -> String {
+    // Vertex Live (`/ws/google.cloud.aiplatform.…`) names its project in
+    // the `setup` message, not the path.
+    if path.starts_with("/ws/") {
+        return path.to_string();
+    }
     let target = format!("/projects/{project}/locations/{region}");
     if let Some((start, end)) = project_location_span(path) {
         return format!("{}{target}{}", &path[..start], &path[end..]);
