@@ -243,3 +243,57 @@ async fn frames_over_the_limit_close_with_1009_and_idle_sessions_time_out() {
     );
     assert_eq!(gw.log_line("ws-idle")["ws_end"], "timeout");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn open_sessions_count_against_max_concurrent_and_the_gauge() {
+    let mocks = Mocks::start();
+    let config = mocks.config("").replace(
+        &format!("  - {{ name: team-a, value: {VK} }}"),
+        &format!("  - {{ name: team-a, value: {VK}, max_concurrent: 1 }}"),
+    );
+    let gw = Gateway::start(&config);
+    let bearer = format!("Bearer {VK}");
+    let path = "/openai_passthrough/v1/realtime?model=m";
+    let mut s = open(&gw, path, "ws-held", &[("authorization", &bearer)]).await;
+    ws::until(&mut s, "session.created").await;
+    assert!(tokio::task::block_in_place(|| gw.metrics()).contains("strait_websocket_sessions 1"));
+    let (status, body) =
+        ws::refused_status(&ws_url(&gw, path), &[("authorization", &bearer)]).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("concurrency_limited"), "{body}");
+    ws::close(s).await;
+    gw.log_line("ws-held");
+    assert!(tokio::task::block_in_place(|| gw.metrics()).contains("strait_websocket_sessions 0"));
+    // The slot is released when the session ends.
+    let s = open(&gw, path, "ws-after", &[("authorization", &bearer)]).await;
+    ws::close(s).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vertex_live_usage_names_its_output_candidates() {
+    // The Vertex Live endpoint of the mock, reached on the Gemini provider
+    // (the Vertex provider's own rewrite of `/ws/` paths is a unit test).
+    let mocks = Mocks::start();
+    let gw = Gateway::start(&mocks.config(""));
+    let path =
+        "/genai_passthrough/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent";
+    let mut s = open(&gw, path, "ws-vertex", &[("x-goog-api-key", VK)]).await;
+    ws::send(
+        &mut s,
+        json!({"setup": {"model": "projects/p/locations/l/publishers/google/models/gemini-live"}}),
+    )
+    .await;
+    ws::until(&mut s, "setupComplete").await;
+    ws::send(&mut s, json!({"realtimeInput": {"text": "hi"}})).await;
+    ws::until(&mut s, "usageMetadata").await;
+    ws::close(s).await;
+    let rec = mocks.gemini.last();
+    assert_eq!(
+        rec.path,
+        "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+    );
+    let line = gw.log_line("ws-vertex");
+    assert_eq!(line["model"], "gemini-live", "{line}");
+    // Vertex Live names its output candidatesTokenCount.
+    assert_eq!(line["output_tokens"], 18, "{line}");
+}

@@ -149,6 +149,8 @@ mod tests {
             rewrite("/v1beta/models/m:generateContent", "mine", "us-east5"),
             "/v1beta/projects/mine/locations/us-east5/publishers/google/models/m:generateContent"
         );
+        let live = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent";
+        assert_eq!(rewrite(live, "mine", "us-east5"), live);
         assert_eq!(
             vertex_base_url("global"),
             "https://aiplatform.googleapis.com"
