@@ -15,6 +15,7 @@ use crate::observe::{now_rfc3339, AccessLog};
 use crate::pricing::{cost_usd, PriceTable};
 use crate::providers::ProviderKind;
 use crate::spend::{nano_usd, Store};
+use crate::ws::Summary;
 
 #[derive(Serialize)]
 struct Record<'a> {
@@ -47,6 +48,9 @@ struct Record<'a> {
     /// `null` when the usage was not read or the model has no price.
     cost_usd: Option<f64>,
     error: Option<&'static str>,
+    /// A WebSocket handshake: how its session went.
+    #[serde(flatten)]
+    ws: Option<Summary>,
 }
 
 /// What one call used and cost, once its usage is read: the one place the
@@ -92,12 +96,21 @@ pub(crate) fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog, 
         ctx.response.upstream_end.get_or_insert(now);
     }
     let latency = now.duration_since(ctx.start);
-    let outcome = ctx
+    let mut outcome = ctx
         .response
         .tap
         .as_mut()
         .map(|t| t.finish())
         .unwrap_or_default();
+    // A WebSocket session's usage is the sum over its responses.
+    if let Some(ws) = ctx.ws.as_mut().filter(|ws| ws.upgraded()) {
+        outcome.tokens = ws.tokens();
+        outcome.state = Some(match ws.tokens() {
+            Some(_) => UsageState::Reported,
+            None => UsageState::Absent,
+        });
+        outcome.model = ws.model.take();
+    }
     // As the provider reports it, else as the client asked for it.
     let model = outcome.model.or_else(|| ctx.requested_model());
     let status = session.response_written().map_or(0, |r| r.status.as_u16());
@@ -203,6 +216,7 @@ pub(crate) fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog, 
         reasoning_tokens: tokens.map(|t| t.reasoning),
         cost_usd: charge.and_then(|c| c.cost_usd),
         error: error.map(|k| k.name()),
+        ws: ctx.ws.as_ref().map(|ws| ws.summary()),
     };
     if let Ok(line) = serde_json::to_string(&record) {
         log.write(line);

@@ -18,6 +18,7 @@ use crate::providers::{is_openai_chat, is_vertex_model, is_vertex_path, Provider
 use crate::route::{self, Route};
 use crate::snapshot::{Limits, Snapshot};
 use crate::spend::Store;
+use crate::ws::{self, WsSession};
 
 const METHODS: [Method; 6] = [
     Method::GET,
@@ -65,6 +66,10 @@ pub(crate) async fn admit(
     })?;
     // Known from here on, so a later refusal is still accounted to it.
     ctx.provider = Some(provider.clone());
+    if ws::is_upgrade(session.req_header()) {
+        let format = kind.rules().usage_format(&ctx.client.native_path);
+        ctx.ws = Some(WsSession::new(format, &snapshot.limits));
+    }
     if let Some(name) = ctx.client.virtual_key.as_deref() {
         if let Some(policy) = snapshot.virtual_keys.policy(name) {
             let method = &session.req_header().method;
@@ -78,6 +83,12 @@ pub(crate) async fn admit(
         .rules()
         .model_in_path(&ctx.client.native_path)
         .map(str::to_string);
+    if model.is_none() && ctx.ws.is_some() {
+        // Realtime names its model (Azure: its deployment) in the query.
+        let query = &ctx.client.query;
+        model =
+            route::query_value(query, "model").or_else(|| route::query_value(query, "deployment"));
+    }
     if model.is_none() && provider.model_restricted && body_model.is_none() {
         body_model = Some(ctx.body.read_model(session, max_body).await?);
     }

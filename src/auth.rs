@@ -6,6 +6,7 @@ use subtle::ConstantTimeEq;
 
 use crate::route::{filter_query, query_value};
 use crate::snapshot::{sha256, VirtualKeys};
+use crate::ws::SUBPROTOCOL_KEY_PREFIX;
 
 /// Headers removed from every forwarded request before the provider
 /// credential is written. `x-strait-*` headers are removed as well.
@@ -79,12 +80,18 @@ fn presented_keys(req: &RequestHeader) -> impl Iterator<Item = &str> {
     let bearer = header("authorization")
         .and_then(strip_bearer)
         .filter(|t| !is_google_token(t));
+    // A browser's WebSocket can carry a key only in its subprotocol list.
+    let subprotocol = header("sec-websocket-protocol").and_then(|list| {
+        list.split(',')
+            .find_map(|p| p.trim().strip_prefix(SUBPROTOCOL_KEY_PREFIX))
+    });
     [
         header("x-strait-key"),
         bearer,
         header("x-api-key"),
         header("api-key"),
         header("x-goog-api-key"),
+        subprotocol,
     ]
     .into_iter()
     .flatten()

@@ -14,6 +14,7 @@ use crate::observe::tap::ResponseTap;
 use crate::policy::Slot;
 use crate::route::Route;
 use crate::snapshot::{ProviderConfig, Snapshot};
+use crate::ws::WsSession;
 
 pub(crate) struct RequestCtx {
     pub(crate) start: Instant,
@@ -32,6 +33,8 @@ pub(crate) struct RequestCtx {
     pub(crate) attempt: Attempt,
     pub(crate) body: RequestBody,
     pub(crate) response: Response,
+    /// A WebSocket handshake, and after the provider's `101` its session.
+    pub(crate) ws: Option<WsSession>,
     pub(crate) error: Option<GatewayError>,
     pub(crate) inflight: Option<Inflight>,
 }
@@ -109,6 +112,7 @@ impl RequestCtx {
             attempt: Attempt::default(),
             body: RequestBody::default(),
             response: Response::default(),
+            ws: None,
             error: None,
             inflight: None,
         }

@@ -26,7 +26,15 @@ pub(crate) fn peer(ctx: &RequestCtx) -> Result<Box<HttpPeer>, GatewayError> {
     let (Some(provider), Some(key)) = (ctx.provider.as_ref(), ctx.key()) else {
         return Err(unbound());
     };
-    key.upstream.peer(&provider.timeouts).ok_or_else(|| {
+    let peer = key.upstream.peer(&provider.timeouts).map(|mut peer| {
+        // A session's provider may be silent while its client talks: each
+        // read waits up to the session's idle timeout, not a stream's.
+        if let (Some(_), Some(s)) = (&ctx.ws, &ctx.snapshot) {
+            peer.options.read_timeout = Some(s.limits.websocket_idle_timeout);
+        }
+        peer
+    });
+    peer.ok_or_else(|| {
         GatewayError::new(
             ErrorKind::ProviderUnreachable,
             format!(
@@ -55,6 +63,9 @@ pub(crate) fn prepare_upstream_request(
     strip_client_credentials(req);
     for name in HOP_BY_HOP {
         req.remove_header(name);
+    }
+    if ctx.ws.is_some() {
+        crate::ws::prepare_upstream(req);
     }
     set_header(req, "host", key.upstream.authority.clone());
     // Responses are passed through byte for byte and read for usage, so

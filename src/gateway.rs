@@ -64,6 +64,14 @@ impl ProxyHttp for Gateway {
                     .provider
                     .as_ref()
                     .is_some_and(|p| !p.retry_on_status.is_empty());
+                if ctx.ws.is_some() {
+                    // Each read from a session's client waits up to its idle timeout.
+                    let idle = ctx
+                        .snapshot
+                        .as_ref()
+                        .map(|s| s.limits.websocket_idle_timeout);
+                    session.set_read_timeout(idle);
+                }
                 let model_known = ctx.client.model.is_some();
                 ctx.failover.replayable = ctx.body.prepare(session, model_known, retries);
                 Ok(false)
@@ -103,6 +111,10 @@ impl ProxyHttp for Gateway {
         _end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(ws) = ctx.ws.as_mut().filter(|_| session.was_upgraded()) {
+            ws.on_client_chunk(body);
+            return Ok(());
+        }
         let max = ctx
             .snapshot
             .as_ref()
@@ -135,6 +147,13 @@ impl ProxyHttp for Gateway {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if resp.status == http::StatusCode::SWITCHING_PROTOCOLS {
+            if let Some(ws) = ctx.ws.as_mut() {
+                ws.on_upgraded();
+                relay::on_upgraded(ctx, resp);
+            }
+            return Ok(());
+        }
         if resp.status.is_informational() {
             return Ok(());
         }
@@ -193,6 +212,9 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<Duration>> {
+        if let Some(ws) = ctx.ws.as_mut() {
+            ws.on_provider_chunk(body);
+        }
         relay::on_response_chunk(ctx, body, end_of_stream);
         Ok(None)
     }
@@ -225,6 +247,9 @@ impl ProxyHttp for Gateway {
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         // A failure after the response started (the client left, the
         // provider cut the stream) never reached fail_to_proxy.
+        if let (Some(ws), Some(e)) = (ctx.ws.as_mut(), e) {
+            ws.timed_out = e.etype() == &ErrorType::ReadTimedout;
+        }
         if let (None, Some(e)) = (&ctx.error, e) {
             ctx.error = Some(GatewayError::from_proxy_error(e, ctx.provider_name()));
         }

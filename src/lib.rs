@@ -11,7 +11,7 @@
 //! |---|---|
 //! | 0 leaves | errors, route, upstream, tokens, credential, keys, observe, providers, pricing, spend, notify |
 //! | 1 model | snapshot |
-//! | 2 request path | ctx, auth, policy, body, binding, admission, failover, forward, relay, account |
+//! | 2 request path | ctx, auth, policy, body, binding, admission, failover, forward, relay, ws, account |
 //! | 3 proxy | gateway |
 //! | 4 config | config |
 //! | 5 process | lifecycle, resolver, admin, reload, shutdown, flush, housekeeping, server |
@@ -34,7 +34,7 @@
 //! * **Request path**, in order: `admission` (route → `auth` → `policy` →
 //!   provider and model → key) binds a key (`binding`), `failover` starts
 //!   each attempt, `forward` writes the upstream request, `relay` passes the
-//!   answer back, `account` prices the call and writes the log line and
+//!   answer back (`ws` reads a WebSocket session's frames), `account` prices the call and writes the log line and
 //!   metrics. `ctx` is what
 //!   a request carries between them; `body` owns the request body.
 //! * **Proxy**: `gateway`, the `ProxyHttp` impl, each hook one call into
@@ -74,6 +74,7 @@ mod snapshot;
 mod spend;
 mod tokens;
 mod upstream;
+mod ws;
 
 pub use config::{load, Diagnostic, Loaded, Mode};
 pub use observe::log_limit::init as init_logging;

@@ -39,6 +39,14 @@ pub(crate) fn on_response_header(
     resp.insert_header("x-request-id", &ctx.request_id)
 }
 
+/// The provider's `101`: the session is relayed from here on, and is
+/// bounded by its idle timeout, never by a whole-call one.
+pub(crate) fn on_upgraded(ctx: &mut RequestCtx, resp: &ResponseHeader) {
+    ctx.attempt.status = Some(resp.status.as_u16());
+    ctx.attempt.first_byte = Some(ctx.start.elapsed());
+    ctx.response.streamed = true;
+}
+
 /// A streamed answer is bounded by the idle timeout between reads; a
 /// whole one can also be bounded end to end (`timeouts.total`).
 pub(crate) fn check_total_timeout(ctx: &RequestCtx) -> Result<(), GatewayError> {

@@ -1,5 +1,9 @@
 //! Realistic mock LLM providers for strait's tests.
 //!
+//! WebSocket endpoints (OpenAI Realtime and Responses, Azure Realtime, Gemini and
+//! Vertex Live) are described in `ws.rs`; their sessions are in
+//! [`MockProvider::ws_sessions`].
+//!
 //! [`MockProvider::start`] serves one provider [`Flavor`] on `127.0.0.1:0` (HTTP/1.1
 //! with keep-alive, and h2c with prior knowledge), speaking that provider's wire
 //! format: its credential check, JSON and SSE shapes, error bodies. Every request is
@@ -44,6 +48,8 @@ mod test_http;
 mod token;
 #[cfg(test)]
 mod token_tests;
+mod ws;
+mod ws_events;
 
 pub use recorded::Recorded;
 pub use test_account::{
@@ -51,6 +57,7 @@ pub use test_account::{
     TEST_PROJECT_ID,
 };
 pub use token::TokenServer;
+pub use ws::WsSession;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -166,6 +173,8 @@ struct State {
     seq: AtomicU64,
     /// Permits for `x-mock-lockstep` streams, one per event.
     steps: Arc<sse::Steps>,
+    /// WebSocket sessions, oldest first.
+    ws: Mutex<Vec<ws::WsSession>>,
 }
 
 impl State {
@@ -197,6 +206,7 @@ impl MockProvider {
             log: Mutex::new(Vec::new()),
             seq: AtomicU64::new(0),
             steps: Arc::default(),
+            ws: Mutex::new(Vec::new()),
         });
         let (listener, addr) = listen::bind();
         let server = server::spawn(listener, state.clone());
@@ -250,6 +260,12 @@ impl MockProvider {
 
     pub fn clear(&self) {
         lock(&self.state.log).clear();
+        lock(&self.state.ws).clear();
+    }
+
+    /// Every WebSocket session, oldest first: what its client sent.
+    pub fn ws_sessions(&self) -> Vec<WsSession> {
+        lock(&self.state.ws).clone()
     }
 
     /// Replaces the key the native credential header must carry.

@@ -88,7 +88,10 @@ where
                     let service = hyper::service::service_fn(handler);
                     // HTTP/1.1 with keep-alive, or h2c with prior knowledge.
                     let builder = auto::Builder::new(TokioExecutor::new());
-                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    // With upgrades: the WebSocket endpoints take the connection over.
+                    let _ = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         }

@@ -14,7 +14,7 @@ use crate::call::{Call, Dialect, Reply};
 use crate::listen::{self, json_response, Body, Running};
 use crate::sse::Pace;
 use crate::{
-    anthropic, auth, azure, gemini, lock, openai, sse, Flavor, Recorded, State, DEFAULT_EVENTS,
+    anthropic, auth, azure, gemini, lock, openai, sse, ws, Flavor, Recorded, State, DEFAULT_EVENTS,
 };
 
 /// Serves `state`'s flavor on `listener` until the returned guard is dropped.
@@ -23,7 +23,15 @@ pub(crate) fn spawn(listener: std::net::TcpListener, state: Arc<State>) -> Runni
     listen::spawn(listener, name, move |req| handle(state.clone(), req))
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, hyper::Error> {
+async fn handle(
+    state: Arc<State>,
+    mut req: Request<Incoming>,
+) -> Result<Response<Body>, hyper::Error> {
+    if ws::is_upgrade(&req) {
+        let upgrade = hyper::upgrade::on(&mut req);
+        let (parts, _) = req.into_parts();
+        return Ok(ws::accept(state, parts, upgrade));
+    }
     let (parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
     if let Some(control) = parts.uri.path().strip_prefix("/__mock/") {
@@ -113,7 +121,7 @@ pub(crate) fn control_route(
     json_response(status, "application/json", &body)
 }
 
-fn respond(
+pub(crate) fn respond(
     dialect: Dialect,
     seq: u64,
     reply: Reply,

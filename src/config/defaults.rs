@@ -64,6 +64,10 @@ pub(crate) const LIMITS: Limits = Limits {
     max_headers: 100,
     client_read_timeout: Duration::from_secs(60),
     keepalive_timeout: 60,
+    // Realtime audio chunks and Live setup messages are far below this;
+    // a bigger frame is a client or provider gone wrong.
+    websocket_max_frame_bytes: 16 * 1024 * 1024,
+    websocket_idle_timeout: Duration::from_secs(300),
 };
 
 /// Minutes, not seconds: a long generation may take that long to start

@@ -31,5 +31,15 @@ pub(crate) fn limits(c: &mut Checker, r: &RawLimits) -> Limits {
     if let Some(v) = positive(c, &r.keepalive_timeout_seconds, "keepalive_timeout_seconds") {
         l.keepalive_timeout = v;
     }
+    if let Some(v) = positive(c, &r.websocket_max_frame_bytes, "websocket_max_frame_bytes") {
+        l.websocket_max_frame_bytes = v;
+    }
+    if let Some(v) = positive(
+        c,
+        &r.websocket_idle_timeout_seconds,
+        "websocket_idle_timeout_seconds",
+    ) {
+        l.websocket_idle_timeout = Duration::from_secs(v);
+    }
     l
 }

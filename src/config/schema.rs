@@ -103,6 +103,10 @@ pub(crate) struct RawLimits {
     pub(crate) client_read_timeout_seconds: Option<S<u64>>,
     /// How long an idle client connection is kept for its next request.
     pub(crate) keepalive_timeout_seconds: Option<S<u64>>,
+    /// A WebSocket frame declaring more is answered with close 1009.
+    pub(crate) websocket_max_frame_bytes: Option<S<u64>>,
+    /// A WebSocket session with no frame this long (either way) is closed.
+    pub(crate) websocket_idle_timeout_seconds: Option<S<u64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

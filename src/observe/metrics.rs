@@ -45,6 +45,7 @@ pub(crate) struct Metrics {
     pub(crate) failovers: IntCounterVec,
     pub(crate) cooldowns: IntCounterVec,
     pub(crate) inflight: IntGauge,
+    pub(crate) websocket_sessions: IntGauge,
     pub(crate) reloads: IntCounterVec,
     pub(crate) access_log_dropped: IntCounter,
     pub(crate) state_errors: IntCounterVec,
@@ -149,6 +150,13 @@ impl Metrics {
                 "Requests being served right now.",
             ),
         );
+        let websocket_sessions = add(
+            &registry,
+            IntGauge::new(
+                "strait_websocket_sessions",
+                "WebSocket sessions open right now (after the provider's 101).",
+            ),
+        );
         let reloads = counter(
             "strait_config_reloads_total",
             "Configuration reloads, by result.",
@@ -191,6 +199,7 @@ impl Metrics {
             failovers,
             cooldowns,
             inflight,
+            websocket_sessions,
             reloads,
             access_log_dropped,
             state_errors,
@@ -293,6 +302,22 @@ impl Inflight {
 impl Drop for Inflight {
     fn drop(&mut self) {
         METRICS.inflight.dec();
+    }
+}
+
+/// One open WebSocket session in `strait_websocket_sessions`, while held.
+pub(crate) struct OpenSession(());
+
+impl OpenSession {
+    pub(crate) fn start() -> OpenSession {
+        METRICS.websocket_sessions.inc();
+        OpenSession(())
+    }
+}
+
+impl Drop for OpenSession {
+    fn drop(&mut self) {
+        METRICS.websocket_sessions.dec();
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod sse;
 pub(crate) mod tap;
 pub(crate) mod usage;
 mod usage_series;
+pub(crate) mod ws_frame;
 
 #[cfg(test)]
 mod tap_tests;

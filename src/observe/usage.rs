@@ -210,7 +210,7 @@ impl Usage {
             // Streams repeat running totals; the last chunk has the final ones.
             self.raw = Raw {
                 input: u.prompt_token_count,
-                output: u.candidates_token_count,
+                output: u.candidates_token_count.or(u.response_token_count),
                 cached: u.cached_content_token_count,
                 reasoning: u.thoughts_token_count,
                 tool_prompt: u.tool_use_prompt_token_count,
@@ -253,6 +253,8 @@ struct OpenAiUsage {
     output_tokens: Option<u64>,
     prompt_tokens_details: Option<OpenAiDetails>,
     completion_tokens_details: Option<OpenAiDetails>,
+    /// Realtime's `response.done` says `input_token_details`.
+    #[serde(alias = "input_token_details")]
     input_tokens_details: Option<OpenAiDetails>,
     output_tokens_details: Option<OpenAiDetails>,
 }
@@ -296,6 +298,8 @@ struct GeminiDoc {
 struct GeminiUsage {
     prompt_token_count: Option<u64>,
     candidates_token_count: Option<u64>,
+    /// The Gemini API's Live sessions name their output this way.
+    response_token_count: Option<u64>,
     cached_content_token_count: Option<u64>,
     thoughts_token_count: Option<u64>,
     tool_use_prompt_token_count: Option<u64>,

@@ -48,6 +48,11 @@ fn project_location_span(path: &str) -> Option<(usize, usize)> {
 }
 
 fn rewrite(path: &str, project: &str, region: &str) -> String {
+    // Vertex Live (`/ws/google.cloud.aiplatform.…`) names its project in
+    // the `setup` message, not the path.
+    if path.starts_with("/ws/") {
+        return path.to_string();
+    }
     let target = format!("/projects/{project}/locations/{region}");
     if let Some((start, end)) = project_location_span(path) {
         return format!("{}{target}{}", &path[..start], &path[end..]);
@@ -144,6 +149,8 @@ mod tests {
             rewrite("/v1beta/models/m:generateContent", "mine", "us-east5"),
             "/v1beta/projects/mine/locations/us-east5/publishers/google/models/m:generateContent"
         );
+        let live = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent";
+        assert_eq!(rewrite(live, "mine", "us-east5"), live);
         assert_eq!(
             vertex_base_url("global"),
             "https://aiplatform.googleapis.com"

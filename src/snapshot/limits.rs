@@ -9,4 +9,6 @@ pub(crate) struct Limits {
     pub(crate) max_headers: u64,
     pub(crate) client_read_timeout: Duration,
     pub(crate) keepalive_timeout: u64,
+    pub(crate) websocket_max_frame_bytes: u64,
+    pub(crate) websocket_idle_timeout: Duration,
 }

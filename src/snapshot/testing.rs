@@ -14,6 +14,8 @@ pub(crate) const LIMITS: Limits = Limits {
     max_headers: 20,
     client_read_timeout: std::time::Duration::from_secs(5),
     keepalive_timeout: 5,
+    websocket_max_frame_bytes: 1024 * 1024,
+    websocket_idle_timeout: std::time::Duration::from_secs(5),
 };
 
 pub(crate) fn provider(kind: ProviderKind, keys: Vec<KeyConfig>) -> ProviderConfig {

@@ -22,6 +22,7 @@ pub mod lifecycle;
 pub mod redis;
 pub mod spend;
 pub mod tls;
+pub mod ws;
 
 /// The provider credentials the mocks expect and the gateway is given.
 pub const OPENAI_KEY: &str = "sk-test-openai-0123456789";

@@ -120,5 +120,19 @@ fn file_and_settings_rows() {
             2,
             30,
         ),
+        row(
+            Error,
+            "limits: { websocket_max_frame_bytes: 0 }\n",
+            "limits.websocket_max_frame_bytes must be at least 1",
+            1,
+            38,
+        ),
+        row(
+            Error,
+            "limits: { websocket_idle_timeout_seconds: 0 }\n",
+            "limits.websocket_idle_timeout_seconds must be at least 1",
+            1,
+            43,
+        ),
     ]);
 }

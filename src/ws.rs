@@ -1,0 +1,246 @@
+//! WebSocket sessions. The handshake is admitted like any request (the
+//! same route, key, path and credential rules); its upstream head keeps
+//! the upgrade headers; after the provider's `101` Pingora relays the bytes
+//! both ways as they come, and a copy of each direction is read here for
+//! frames, close codes, the frame limit and usage.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use pingora::http::RequestHeader;
+use serde::{Deserialize, Serialize};
+
+use crate::observe::metrics::OpenSession;
+use crate::observe::usage::{carries_usage, Format, Tokens, Usage};
+use crate::observe::ws_frame::{close_frame, FrameReader};
+use crate::snapshot::Limits;
+
+/// A browser can only send its key as a subprotocol: `openai-insecure-api-key.<key>`.
+pub(crate) const SUBPROTOCOL_KEY_PREFIX: &str = "openai-insecure-api-key.";
+
+/// How much of one data message is kept to read usage from: usage events
+/// are small, audio frames are skipped past this.
+const MAX_READ_MESSAGE: usize = 1024 * 1024;
+/// The client's messages are read only for the model of the session.
+const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+
+/// A WebSocket opening handshake: `GET`, HTTP/1.1, `Upgrade: websocket`.
+pub(crate) fn is_upgrade(req: &RequestHeader) -> bool {
+    req.method == http::Method::GET
+        && req.version == http::Version::HTTP_11
+        && req
+            .headers
+            .get(http::header::UPGRADE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+}
+
+/// The upgrade headers the provider needs (hop-by-hop, removed with the
+/// others), the subprotocols less the client's key, and no
+/// `permessage-deflate`: compressed frames could not be read for usage,
+/// and an extension both ends agreed on is theirs to keep, not strait's
+/// to inflate and re-frame.
+pub(crate) fn prepare_upstream(req: &mut RequestHeader) {
+    let _ = req.insert_header(http::header::UPGRADE, "websocket");
+    let _ = req.insert_header(http::header::CONNECTION, "Upgrade");
+    req.remove_header("sec-websocket-extensions");
+    let Some(offered) = req.remove_header("sec-websocket-protocol") else {
+        return;
+    };
+    let kept: Vec<&str> = offered
+        .to_str()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.starts_with(SUBPROTOCOL_KEY_PREFIX))
+        .collect();
+    if !kept.is_empty() {
+        let _ = req.insert_header("sec-websocket-protocol", kept.join(", "));
+    }
+}
+
+/// Who ended a session, as the access log says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Client,
+    Provider,
+}
+
+/// One session, from its handshake to its end.
+pub(crate) struct WsSession {
+    format: Format,
+    /// From the provider's `101`; `None` while (or if never) upgraded.
+    opened: Option<(Instant, OpenSession)>,
+    client: FrameReader,
+    provider: FrameReader,
+    /// A frame over the limit came from this side: what follows is dropped.
+    cut: Option<Side>,
+    tokens: Option<Tokens>,
+    pub(crate) model: Option<String>,
+    /// Set when strait closed the session on shutdown.
+    pub(crate) shutdown: bool,
+    /// Set when a read waited longer than the idle timeout.
+    pub(crate) timed_out: bool,
+}
+
+impl WsSession {
+    pub(crate) fn new(format: Format, limits: &Limits) -> WsSession {
+        let max = limits.websocket_max_frame_bytes;
+        WsSession {
+            format,
+            opened: None,
+            client: FrameReader::new(max, MAX_CLIENT_MESSAGE),
+            provider: FrameReader::new(max, MAX_READ_MESSAGE),
+            cut: None,
+            tokens: None,
+            model: None,
+            shutdown: false,
+            timed_out: false,
+        }
+    }
+
+    pub(crate) fn on_upgraded(&mut self) {
+        self.opened = Some((Instant::now(), OpenSession::start()));
+    }
+
+    pub(crate) fn upgraded(&self) -> bool {
+        self.opened.is_some()
+    }
+
+    /// Client to provider. A frame over the limit is replaced by a close
+    /// 1009 to the provider, whose answering close reaches the client.
+    pub(crate) fn on_client_chunk(&mut self, body: &mut Option<Bytes>) {
+        let Some(b) = body.as_ref().filter(|_| self.upgraded()) else {
+            return;
+        };
+        if self.cut == Some(Side::Client) {
+            *body = Some(Bytes::new());
+            return;
+        }
+        let model = &mut self.model;
+        let over = self.client.feed(b, &mut |m| {
+            if model.is_none() {
+                *model = session_model(m);
+            }
+        });
+        if let Some(at) = over {
+            self.cut = Some(Side::Client);
+            *body = Some(cut(b, at, &close_frame(1009, true)));
+        }
+    }
+
+    /// Provider to client: usage read from a copy of each message.
+    pub(crate) fn on_provider_chunk(&mut self, body: &mut Option<Bytes>) {
+        let Some(b) = body.as_ref().filter(|_| self.upgraded()) else {
+            return;
+        };
+        if self.cut == Some(Side::Provider) {
+            *body = Some(Bytes::new());
+            return;
+        }
+        let (format, tokens, model) = (self.format, &mut self.tokens, &mut self.model);
+        let over = self.provider.feed(b, &mut |m| {
+            if !carries_usage(m) {
+                return;
+            }
+            let mut usage = Usage::new(format);
+            usage.observe(m);
+            if let Some(t) = usage.tokens() {
+                *tokens = Some(add(tokens.unwrap_or_default(), t));
+            }
+            if model.is_none() {
+                *model = usage.model.take();
+            }
+        });
+        if let Some(at) = over {
+            self.cut = Some(Side::Provider);
+            *body = Some(cut(b, at, &close_frame(1009, false)));
+        }
+    }
+
+    /// The session's usage summed over its responses.
+    pub(crate) fn tokens(&self) -> Option<Tokens> {
+        self.tokens
+    }
+
+    /// What the access log says of the session.
+    pub(crate) fn summary(&self) -> Summary {
+        let ended = match (self.opened.is_some(), self.cut) {
+            (false, _) => "refused",
+            (_, Some(_)) => "frame_too_large",
+            _ if self.shutdown => "shutdown",
+            _ if self.timed_out => "timeout",
+            _ => match (self.client.close.is_some(), self.provider.close.is_some()) {
+                // The first close frame tells who ended it; when both
+                // were seen, the one echoing came second, and a copy
+                // cannot tell order across directions: the client's close
+                // answered by the provider is the usual case.
+                (true, _) => "client_close",
+                (false, true) => "provider_close",
+                (false, false) => "disconnected",
+            },
+        };
+        Summary {
+            websocket: true,
+            ws_duration_ms: self
+                .opened
+                .as_ref()
+                .map(|(t, _)| (t.elapsed().as_secs_f64() * 1e6).round() / 1e3),
+            ws_frames_in: self.client.frames,
+            ws_frames_out: self.provider.frames,
+            ws_bytes_in: self.client.bytes,
+            ws_bytes_out: self.provider.bytes,
+            ws_close_code: self.client.close.or(self.provider.close).flatten(),
+            ws_end: ended,
+        }
+    }
+}
+
+/// The session part of an access log line.
+#[derive(Serialize)]
+pub(crate) struct Summary {
+    websocket: bool,
+    ws_duration_ms: Option<f64>,
+    /// Client to provider.
+    ws_frames_in: u64,
+    /// Provider to client.
+    ws_frames_out: u64,
+    ws_bytes_in: u64,
+    ws_bytes_out: u64,
+    ws_close_code: Option<u16>,
+    ws_end: &'static str,
+}
+
+fn cut(chunk: &Bytes, at: usize, close: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(at + close.len());
+    out.extend_from_slice(&chunk[..at.min(chunk.len())]);
+    out.extend_from_slice(close);
+    Bytes::from(out)
+}
+
+fn add(a: Tokens, b: Tokens) -> Tokens {
+    Tokens {
+        input: a.input.saturating_add(b.input),
+        output: a.output.saturating_add(b.output),
+        cached: a.cached.saturating_add(b.cached),
+        cache_creation: a.cache_creation.saturating_add(b.cache_creation),
+        reasoning: a.reasoning.saturating_add(b.reasoning),
+    }
+}
+
+/// The model a client's message configures: Gemini Live's `setup.model`
+/// (a resource name: its last segment), Realtime's `session.model`.
+fn session_model(message: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Doc {
+        setup: Option<Named>,
+        session: Option<Named>,
+    }
+    #[derive(Deserialize)]
+    struct Named {
+        model: Option<String>,
+    }
+    let doc: Doc = serde_json::from_slice(message).ok()?;
+    let model = doc.setup.or(doc.session)?.model?;
+    let last = model.rsplit('/').next().unwrap_or_default();
+    (!last.is_empty()).then(|| last.to_string())
+}
