@@ -67,9 +67,12 @@ fn a_usd_budget_refuses_once_spent_and_says_when_it_resets() {
     assert_eq!(row["spent_tokens"], 3 * CALL_TOKENS);
     assert_eq!(row["limits"]["budget_usd"], 0.5);
     assert_eq!(row["limits"]["budget_tokens"], serde_json::Value::Null);
-    // The refused call is not counted as a request.
-    assert_eq!(row["last_minute"]["requests"], 3);
-    assert_eq!(row["last_minute"]["tokens"], 3 * CALL_TOKENS);
+    // The refused call is not counted as a request. A sliding estimate:
+    // exactly the counts within one minute, less once it starts sliding out.
+    let requests = row["last_minute"]["requests"].as_u64().unwrap();
+    assert!((1..=3).contains(&requests), "{row}");
+    let tokens = row["last_minute"]["tokens"].as_u64().unwrap();
+    assert!((1..=3 * CALL_TOKENS).contains(&tokens), "{row}");
     let all = spend(&gw);
     assert_eq!(
         (all["backend"].as_str(), all["store_up"].as_bool()),

@@ -40,13 +40,29 @@ fn two_gateways_share_one_budget() {
     let sent = mocks.openai.requests().len();
     call(&b, "b-over").assert_gateway_error(402, "budget_exceeded");
     assert_eq!(mocks.openai.requests().len(), sent);
+    // The refusal's count is taken back in the background.
+    eventually("the refused request is not counted", || {
+        team_a(&b)["last_minute"]["requests"].as_u64() <= Some(3)
+    });
     let (ra, rb) = (team_a(&a), team_a(&b));
     for row in [&ra, &rb] {
         assert_eq!(row["spent_usd"], 3.0 * CALL_USD, "{row}");
         assert_eq!(row["spent_tokens"], 3 * CALL_TOKENS, "{row}");
-        assert_eq!(row["last_minute"]["requests"], 3, "{row}");
+        // A sliding estimate: exactly 3 within one minute, less once the
+        // calls' minute starts sliding out.
+        let requests = row["last_minute"]["requests"].as_u64().unwrap();
+        assert!((1..=3).contains(&requests), "{row}");
     }
-    assert_eq!(ra, rb, "/spend agrees on both");
+    for field in [
+        "period",
+        "period_start",
+        "resets_at",
+        "spent_usd",
+        "spent_tokens",
+        "limits",
+    ] {
+        assert_eq!(ra[field], rb[field], "/spend agrees on both: {field}");
+    }
     assert_eq!(spend(&a)["backend"], "redis");
     // Under the configured prefix, and with an expiry on the minute counts.
     let keys = redis.cmd(&["KEYS", "t1:*"]);

@@ -165,15 +165,24 @@ impl Redis {
         );
         let mut call = ADMIT.key(&keys[..]);
         call.arg(MINUTE_TTL);
-        let row: Row =
-            match tokio::time::timeout(self.config.timeout, call.invoke_async(&mut conn)).await {
-                Ok(Ok(row)) => {
-                    self.answered();
-                    row
+        let once = async {
+            match call.invoke_async(&mut conn).await {
+                // A connection that broke while idle (Redis restarted) fails
+                // its next command and reconnects: one retry rides the new one.
+                Err(e) if e.is_io_error() || e.is_connection_dropped() => {
+                    call.invoke_async(&mut conn).await
                 }
-                Ok(Err(e)) => return self.unreachable("admit", &e.to_string()),
-                Err(_) => return self.unreachable("admit", "timed out"),
-            };
+                r => r,
+            }
+        };
+        let row: Row = match tokio::time::timeout(self.config.timeout, once).await {
+            Ok(Ok(row)) => {
+                self.answered();
+                row
+            }
+            Ok(Err(e)) => return self.unreachable("admit", &e.to_string()),
+            Err(_) => return self.unreachable("admit", "timed out"),
+        };
         let (requests, req_prev, tok, tok_prev, nano_usd, tokens) = row;
         let mut spent = Spent {
             nano_usd: number(nano_usd),
@@ -289,7 +298,16 @@ async fn apply(
         .arg(MINUTE_TTL)
         .arg(bucket.expire_at.unwrap_or(0))
         .arg(u8::from(tok.is_some()));
-    match tokio::time::timeout(CHARGE_TIMEOUT, call.invoke_async::<()>(&mut conn)).await {
+    let once = async {
+        match call.invoke_async::<()>(&mut conn).await {
+            // As at admission: a connection broken while idle gets one retry.
+            Err(e) if e.is_io_error() || e.is_connection_dropped() => {
+                call.invoke_async::<()>(&mut conn).await
+            }
+            r => r,
+        }
+    };
+    match tokio::time::timeout(CHARGE_TIMEOUT, once).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("timed out".into()),

@@ -41,12 +41,20 @@ impl Redis {
             Option<u64>,
             (Option<u64>, Option<u64>),
         );
-        let rows: Vec<Row> =
-            match tokio::time::timeout(CHARGE_TIMEOUT, p.query_async(&mut conn)).await {
-                Ok(Ok(rows)) => rows,
-                Ok(Err(e)) => return Err(self.report_failed(&e.to_string())),
-                Err(_) => return Err(self.report_failed("timed out")),
-            };
+        let once = async {
+            match p.query_async(&mut conn).await {
+                // As at admission: a connection broken while idle gets one retry.
+                Err(e) if e.is_io_error() || e.is_connection_dropped() => {
+                    p.query_async(&mut conn).await
+                }
+                r => r,
+            }
+        };
+        let rows: Vec<Row> = match tokio::time::timeout(CHARGE_TIMEOUT, once).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) => return Err(self.report_failed(&e.to_string())),
+            Err(_) => return Err(self.report_failed("timed out")),
+        };
         let pending = lock(&self.pending);
         Ok(rows
             .into_iter()
