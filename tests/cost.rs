@@ -82,23 +82,6 @@ fn assert_cost(line: &Value, want: f64) {
     );
 }
 
-/// The value of one sample in Prometheus text, 0 when the series is absent.
-fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter(|(series, _)| {
-            let (n, rest) = series.split_once('{').unwrap_or((series, ""));
-            n == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-        })
-        .map(|(_, v)| v.parse::<f64>().unwrap())
-        .sum()
-}
-
 const OPENAI_P: Per = Per::cached(2.0, 8.0, 0.5);
 const ANTHROPIC_P: Per = Per {
     input: 3.0,

@@ -13,23 +13,6 @@ use support::*;
 
 const AUTH: (&str, &str) = ("authorization", "Bearer vk-test-team-a");
 
-/// The value of one sample in Prometheus text, 0 when the series is absent.
-fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter(|(series, _)| {
-            let (n, rest) = series.split_once('{').unwrap_or((series, ""));
-            n == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-        })
-        .map(|(_, v)| v.parse::<f64>().unwrap())
-        .sum()
-}
-
 fn tokens(line: &serde_json::Value) -> [u64; 5] {
     [
         "input_tokens",
