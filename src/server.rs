@@ -1,6 +1,6 @@
 //! Turning a loaded config into a running Pingora server.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,11 +61,24 @@ fn server_conf(settings: &Settings, daemon: bool) -> ServerConf {
 
 /// Port 0 means "any free port": one is picked here so the address can be
 /// printed (Pingora binds later and does not report it).
-fn concrete(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+fn concrete(addr: SocketAddr, held: &mut Vec<tokio::net::TcpSocket>) -> std::io::Result<SocketAddr> {
     if addr.port() != 0 {
         return Ok(addr);
     }
-    TcpListener::bind(addr)?.local_addr()
+    // The port stays bound here (SO_REUSEADDR, never listening) for the
+    // process's life: Pingora binds it again a moment later, which Linux
+    // allows beside a socket that does not listen, while no other process's
+    // `bind(…:0)` can be handed the port in between. Released at once, it
+    // was, now and then, and a client met that process instead.
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let bound = socket.local_addr()?;
+    held.push(socket);
+    Ok(bound)
 }
 
 pub struct Options {
@@ -165,9 +178,11 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         gateway,
         "strait gateway",
     );
+    // Ports picked for `:0` addresses, held until the process ends.
+    let mut held = Vec::new();
     let mut bound = Vec::new();
     for addr in &settings.listen {
-        let addr = concrete(*addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
+        let addr = concrete(*addr, &mut held).map_err(|e| format!("cannot bind {addr}: {e}"))?;
         // Plain HTTP needs no read buffer under Pingora's own (64 KiB per
         // connection, zero-filled): reads go straight into the request
         // buffers, one copy less, and 10,000 open streams cost 600 MiB less.
@@ -178,7 +193,7 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
     }
     let mut tls_bound = Vec::new();
     for l in &settings.tls_listen {
-        let addr = concrete(l.addr).map_err(|e| format!("cannot bind {}: {e}", l.addr))?;
+        let addr = concrete(l.addr, &mut held).map_err(|e| format!("cannot bind {}: {e}", l.addr))?;
         let (cert, key) = (l.cert.display().to_string(), l.key.display().to_string());
         let mut tls = TlsSettings::intermediate(&cert, &key)
             .map_err(|e| format!("TLS listener {addr}: {e}"))?;
@@ -192,7 +207,7 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
 
     let admin_addr = match settings.admin_listen {
         Some(addr) => {
-            let addr = concrete(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
+            let addr = concrete(addr, &mut held).map_err(|e| format!("cannot bind {addr}: {e}"))?;
             let mut admin = Service::new(
                 "strait admin".to_string(),
                 Admin {
