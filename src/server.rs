@@ -61,7 +61,10 @@ fn server_conf(settings: &Settings, daemon: bool) -> ServerConf {
 
 /// Port 0 means "any free port": one is picked here so the address can be
 /// printed (Pingora binds later and does not report it).
-fn concrete(addr: SocketAddr, held: &mut Vec<tokio::net::TcpSocket>) -> std::io::Result<SocketAddr> {
+fn concrete(
+    addr: SocketAddr,
+    held: &mut Vec<tokio::net::TcpSocket>,
+) -> std::io::Result<SocketAddr> {
     if addr.port() != 0 {
         return Ok(addr);
     }
@@ -193,7 +196,8 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
     }
     let mut tls_bound = Vec::new();
     for l in &settings.tls_listen {
-        let addr = concrete(l.addr, &mut held).map_err(|e| format!("cannot bind {}: {e}", l.addr))?;
+        let addr =
+            concrete(l.addr, &mut held).map_err(|e| format!("cannot bind {}: {e}", l.addr))?;
         let (cert, key) = (l.cert.display().to_string(), l.key.display().to_string());
         let mut tls = TlsSettings::intermediate(&cert, &key)
             .map_err(|e| format!("TLS listener {addr}: {e}"))?;
