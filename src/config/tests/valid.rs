@@ -256,35 +256,6 @@ fn access_log_targets() {
     }
 }
 
-/// The names a reload warns about; the reload log quotes them to the user.
-#[test]
-fn restart_only_names_the_process_settings() {
-    let s = load("{}\n", Mode::Check).expect("loads").settings;
-    let names: Vec<_> = s.restart_only().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(
-        names,
-        [
-            "listen",
-            "tls_listen",
-            "admin_listen",
-            "access_log",
-            "state",
-            "server.threads",
-            "server.pid_file",
-            "server.upgrade_sock",
-            "server.error_log",
-            "server.user",
-            "server.group",
-            "server.daemon",
-            "server.work_stealing",
-            "server.grace_period_seconds",
-            "server.graceful_shutdown_timeout_seconds",
-            "server.drain_delay_seconds",
-            "server.upstream_keepalive_pool_size",
-        ]
-    );
-}
-
 #[test]
 fn an_open_gateway_beyond_loopback_when_asked_for() {
     for yaml in [
