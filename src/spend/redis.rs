@@ -17,7 +17,7 @@ use crate::errors::{ErrorKind, GatewayError};
 use crate::observe::metrics::metrics;
 
 use super::judge::{judge, Seen};
-use super::redis_link::{connect, state_runtime, this_threads, ADMIT, CHARGE};
+use super::redis_link::{connect, state_runtime, this_threads, with_one_retry, ADMIT, CHARGE};
 use super::window::{Minutes, Now};
 use super::{KeyLimits, Period, Spent};
 
@@ -165,16 +165,10 @@ impl Redis {
         );
         let mut call = ADMIT.key(&keys[..]);
         call.arg(MINUTE_TTL);
-        let once = async {
-            match call.invoke_async(&mut conn).await {
-                // A connection that broke while idle (Redis restarted) fails
-                // its next command and reconnects: one retry rides the new one.
-                Err(e) if e.is_io_error() || e.is_connection_dropped() => {
-                    call.invoke_async(&mut conn).await
-                }
-                r => r,
-            }
-        };
+        let once = with_one_retry(|| {
+            let (call, mut conn) = (&call, conn.clone());
+            async move { call.invoke_async(&mut conn).await }
+        });
         let row: Row = match tokio::time::timeout(self.config.timeout, once).await {
             Ok(Ok(row)) => {
                 self.answered();
@@ -286,7 +280,7 @@ impl Redis {
 
 /// One charge, in one command.
 async fn apply(
-    mut conn: ConnectionManager,
+    conn: ConnectionManager,
     bucket: &Bucket,
     tok: Option<&str>,
     s: Spent,
@@ -298,15 +292,10 @@ async fn apply(
         .arg(MINUTE_TTL)
         .arg(bucket.expire_at.unwrap_or(0))
         .arg(u8::from(tok.is_some()));
-    let once = async {
-        match call.invoke_async::<()>(&mut conn).await {
-            // As at admission: a connection broken while idle gets one retry.
-            Err(e) if e.is_io_error() || e.is_connection_dropped() => {
-                call.invoke_async::<()>(&mut conn).await
-            }
-            r => r,
-        }
-    };
+    let once = with_one_retry(|| {
+        let (call, mut conn) = (&call, conn.clone());
+        async move { call.invoke_async::<()>(&mut conn).await }
+    });
     match tokio::time::timeout(CHARGE_TIMEOUT, once).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),

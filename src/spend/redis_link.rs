@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::Script;
+use redis::{RedisResult, Script};
 use tokio::runtime::Handle;
 
 /// Counts the request and reads what the verdict needs.
@@ -58,6 +58,20 @@ pub(crate) fn connect(
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_secs(1));
     ConnectionManager::new_lazy_with_config(client, config).expect("a lazy connection manager")
+}
+
+/// Sends once more when the first try failed on a connection that broke
+/// while idle (Redis restarted): such a connection fails its next command
+/// and reconnects, and the retry rides the new connection. Callers bound
+/// both tries with their own timeout.
+pub(crate) async fn with_one_retry<T, Fut>(mut send: impl FnMut() -> Fut) -> RedisResult<T>
+where
+    Fut: std::future::Future<Output = RedisResult<T>>,
+{
+    match send().await {
+        Err(e) if e.is_io_error() || e.is_connection_dropped() => send().await,
+        r => r,
+    }
 }
 
 thread_local! {

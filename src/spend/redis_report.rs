@@ -8,6 +8,7 @@ use redis::pipe;
 use crate::errors::{ErrorKind, GatewayError};
 
 use super::redis::{lock, Redis, CHARGE_TIMEOUT};
+use super::redis_link::with_one_retry;
 use super::window::{Minutes, Now};
 use super::{KeyLimits, KeySpend, Spent};
 
@@ -21,7 +22,7 @@ impl Redis {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.conn();
+        let conn = self.conn();
         let m = now.minute();
         let mut p = pipe();
         let mut buckets = Vec::new();
@@ -41,15 +42,10 @@ impl Redis {
             Option<u64>,
             (Option<u64>, Option<u64>),
         );
-        let once = async {
-            match p.query_async(&mut conn).await {
-                // As at admission: a connection broken while idle gets one retry.
-                Err(e) if e.is_io_error() || e.is_connection_dropped() => {
-                    p.query_async(&mut conn).await
-                }
-                r => r,
-            }
-        };
+        let once = with_one_retry(|| {
+            let (p, mut conn) = (&p, conn.clone());
+            async move { p.query_async(&mut conn).await }
+        });
         let rows: Vec<Row> = match tokio::time::timeout(CHARGE_TIMEOUT, once).await {
             Ok(Ok(rows)) => rows,
             Ok(Err(e)) => return Err(self.report_failed(&e.to_string())),
