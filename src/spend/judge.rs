@@ -3,7 +3,7 @@
 
 use crate::errors::{ErrorKind, GatewayError};
 
-use super::period::{rfc3339, Window};
+use super::period::{rfc3339, Period, Window};
 use super::window::{Minutes, Now};
 use super::{KeyLimits, Spent};
 
@@ -38,7 +38,7 @@ pub(crate) fn judge(
                 ErrorKind::BudgetExceeded,
                 format!(
                     "virtual key `{key}` has used its budget of {what} for the {}{}",
-                    period_phrase(b.period.name(), window),
+                    period_phrase(b.period, window),
                     resets(window)
                 ),
             ));
@@ -65,10 +65,10 @@ pub(crate) fn judge(
     Ok(())
 }
 
-fn period_phrase(name: &str, w: Window) -> String {
-    match name {
-        "total" => "whole time it has been in use".to_owned(),
-        _ => format!("{name} that began {}", rfc3339(w.start)),
+fn period_phrase(period: Period, w: Window) -> String {
+    match period {
+        Period::Total => "whole time it has been in use".to_owned(),
+        _ => format!("{} that began {}", period.name(), rfc3339(w.start)),
     }
 }
 
