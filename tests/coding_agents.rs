@@ -18,6 +18,16 @@ fn streamed_answer() -> String {
     (0..DEFAULT_EVENTS).map(delta_text).collect::<String>()
 }
 
+/// Claude Code printed the mock's streamed reply, and nothing else.
+fn assert_answered(run: &support::agents::Run) {
+    assert_eq!(
+        run.stdout.trim(),
+        streamed_answer().trim(),
+        "{}",
+        run.stderr
+    );
+}
+
 fn gateway(mocks: &Mocks, dir: &TempDir) -> Gateway {
     let log = dir.0.join("access.log");
     Gateway::start(&format!(
@@ -107,24 +117,14 @@ fn claude_code_print_mode_through_the_gateway() {
         &mocks.anthropic.url(),
         ("ANTHROPIC_API_KEY", ANTHROPIC_KEY),
     );
-    assert_eq!(
-        direct.stdout.trim(),
-        streamed_answer().trim(),
-        "{}",
-        direct.stderr
-    );
+    assert_answered(&direct);
     let want = mocks.anthropic.requests();
     assert!(!want.is_empty());
     mocks.anthropic.clear();
 
     // ANTHROPIC_API_KEY is sent as `x-api-key`: the gateway swaps the value.
     let run = claude(&dir, &route, ("ANTHROPIC_API_KEY", VK));
-    assert_eq!(
-        run.stdout.trim(),
-        streamed_answer().trim(),
-        "{}",
-        run.stderr
-    );
+    assert_answered(&run);
     let got = mocks.anthropic.requests();
     assert_provider_never_saw(VK, &got);
     // x-api-key compared too: the provider key there, as in the direct run.
@@ -171,12 +171,7 @@ fn claude_code_print_mode_through_the_gateway() {
     // ANTHROPIC_AUTH_TOKEN is sent as `Authorization: Bearer`: the gateway
     // takes it out and puts the provider key in `x-api-key`.
     let run = claude(&dir, &route, ("ANTHROPIC_AUTH_TOKEN", VK));
-    assert_eq!(
-        run.stdout.trim(),
-        streamed_answer().trim(),
-        "{}",
-        run.stderr
-    );
+    assert_answered(&run);
     let got = mocks.anthropic.requests();
     assert_provider_never_saw(VK, &got);
     assert_same_requests(&want, &got, &["x-api-key", "authorization"]);
