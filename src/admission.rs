@@ -70,12 +70,15 @@ pub(crate) async fn admit(
         let format = kind.rules().usage_format(&ctx.client.native_path);
         ctx.ws = Some(WsSession::new(format, &snapshot.limits));
     }
+    // Whether the key is held to tokens or money (for stream usage, below).
+    let mut counts_tokens = false;
     if let Some(name) = ctx.client.virtual_key.as_deref() {
         if let Some(policy) = snapshot.virtual_keys.policy(name) {
             let method = &session.req_header().method;
             policy.allows(name, kind, method, &ctx.client.native_path)?;
             ctx.slot = policy.admit(name)?;
             spend.admit(name, &policy.limits).await?;
+            counts_tokens = policy.limits.counts_tokens();
         }
     }
 
@@ -111,14 +114,8 @@ pub(crate) async fn admit(
     {
         // A key held to tokens or money gets usage even when its client
         // said no: otherwise streaming would walk around the limit.
-        let overrule = ctx
-            .client
-            .virtual_key
-            .as_deref()
-            .and_then(|name| snapshot.virtual_keys.policy(name))
-            .is_some_and(|p| p.limits.counts_tokens());
         ctx.body
-            .ask_for_stream_usage(session, max_body, overrule)
+            .ask_for_stream_usage(session, max_body, counts_tokens)
             .await?;
     }
     Ok(())
