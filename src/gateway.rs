@@ -8,6 +8,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
@@ -20,6 +21,7 @@ use crate::observe::metrics::Inflight;
 use crate::observe::{request_id, AccessLog};
 use crate::snapshot::Snapshot;
 use crate::spend::Store;
+use crate::ws::Closing;
 use crate::{admission, failover, forward, relay};
 
 pub(crate) struct Gateway {
@@ -27,6 +29,8 @@ pub(crate) struct Gateway {
     pub(crate) access_log: Arc<AccessLog>,
     /// Spend counters: made once at start, kept across reloads.
     pub(crate) spend: Arc<Store>,
+    /// Closes the open WebSocket sessions at the end of a drain.
+    pub(crate) sessions: Arc<Closing>,
 }
 
 /// Keeps `err` for the client and the access log, and makes Pingora stop.
@@ -112,6 +116,13 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(ws) = ctx.ws.as_mut().filter(|_| session.was_upgraded()) {
+            if body.is_none() && self.sessions.is_closing() {
+                if let Some(frame) = ws.on_shutdown(body) {
+                    // A client already gone is logged as such either way.
+                    let _ = session.write_response_body(Some(frame), false).await;
+                }
+                return Ok(());
+            }
             ws.on_client_chunk(body);
             return Ok(());
         }
@@ -121,6 +132,12 @@ impl ProxyHttp for Gateway {
             .map_or(u64::MAX, |s| s.limits.max_body_bytes);
         let read = session.body_bytes_read() as u64;
         ctx.body.on_chunk(body, read, max).map_err(|e| fail(ctx, e))
+    }
+
+    /// Ends a WebSocket session once the drain's grace period is over:
+    /// Pingora then calls `request_body_filter` as if the client had ended.
+    fn upgraded_session_interrupt(&self, ctx: &mut RequestCtx) -> Option<BoxFuture<'static, ()>> {
+        ctx.ws.as_ref().map(|_| self.sessions.wait())
     }
 
     async fn connected_to_upstream(

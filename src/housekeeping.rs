@@ -17,7 +17,7 @@ use crate::config::STATE_SAVE_INTERVAL;
 use crate::flush::Outputs;
 use crate::lifecycle::Lifecycle;
 use crate::reload::Reloader;
-use crate::shutdown::EarlySignals;
+use crate::shutdown::{EarlySignals, SessionClose};
 use crate::snapshot::Snapshot;
 
 /// How often the config file is looked at when `reload.watch` is on, and
@@ -30,6 +30,7 @@ pub(crate) struct Housekeeping {
     pub(crate) lifecycle: Arc<Lifecycle>,
     pub(crate) reloader: Reloader,
     pub(crate) signals: Arc<EarlySignals>,
+    pub(crate) sessions: SessionClose,
 }
 
 /// What the running reload future was started for.
@@ -65,7 +66,7 @@ impl BackgroundService for Housekeeping {
         let (Some(mut hup), Some(mut usr1)) = self.signals.reload() else {
             log::error!("cannot handle SIGUSR1 and SIGHUP: reloads and log reopening are off");
             let _ = shutdown.changed().await;
-            crate::shutdown::drain_then_exit(&self.outputs).await
+            crate::shutdown::drain_then_exit(&self.outputs, &self.sessions).await
         };
         let mut tick = tokio::time::interval(TICK);
         let mut save = tokio::time::interval(STATE_SAVE_INTERVAL);
@@ -115,6 +116,6 @@ impl BackgroundService for Housekeeping {
                 _ = shutdown.changed() => break,
             }
         }
-        crate::shutdown::drain_then_exit(&self.outputs).await
+        crate::shutdown::drain_then_exit(&self.outputs, &self.sessions).await
     }
 }

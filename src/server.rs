@@ -24,8 +24,11 @@ use crate::lifecycle::Lifecycle;
 use crate::observe::metrics::metrics;
 use crate::observe::AccessLog;
 use crate::reload::Reloader;
-use crate::shutdown::{EarlySignals, Signals, UpgradeCommand};
+use crate::shutdown::{
+    EarlySignals, SessionClose, Signals, UpgradeCommand, SESSION_CLOSE_ALLOWANCE,
+};
 use crate::spend::{RedisConfig, Store};
+use crate::ws::Closing;
 
 /// Pingora's defaults that do not suit a gateway of long-lived streams:
 /// one thread, a 300 s sleep before every shutdown, 16 retries.
@@ -35,8 +38,9 @@ fn server_conf(settings: &Settings, daemon: bool) -> ServerConf {
         threads: s.threads,
         daemon: daemon || s.daemon,
         // Pingora sleeps this long after the listeners close; strait exits
-        // as soon as nothing is in flight (see shutdown.rs), so it is a bound.
-        grace_period_seconds: Some(s.grace_period_seconds),
+        // as soon as nothing is in flight (see shutdown.rs), so it is a bound;
+        // the allowance lets the WebSocket sessions closed at its end say so.
+        grace_period_seconds: Some(s.grace_period_seconds + SESSION_CLOSE_ALLOWANCE.as_secs()),
         graceful_shutdown_timeout_seconds: Some(s.graceful_shutdown_timeout_seconds),
         // Failover is bounded per provider (`max_attempts`) by the proxy
         // hooks; this is only Pingora's outer bound.
@@ -171,10 +175,12 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
         access_log: access_log.clone(),
         spend: spend.clone(),
     };
+    let sessions = Arc::new(Closing::new());
     let gateway = Gateway {
         snapshot: snapshot.clone(),
         access_log: access_log.clone(),
         spend: spend.clone(),
+        sessions: sessions.clone(),
     };
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
@@ -236,6 +242,10 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
             lifecycle: lifecycle.clone(),
             reloader,
             signals: signals.clone(),
+            sessions: SessionClose {
+                grace: Duration::from_secs(settings.server.grace_period_seconds),
+                closing: sessions,
+            },
         },
     ));
     for addr in &bound {

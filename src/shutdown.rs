@@ -35,6 +35,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use crate::flush::Outputs;
 use crate::lifecycle::Lifecycle;
 use crate::observe::metrics::metrics;
+use crate::ws::Closing;
 
 /// How long a self-started upgrade process may take to ask for the sockets.
 const UPGRADE_START: Duration = Duration::from_secs(15);
@@ -320,16 +321,33 @@ fn reap_later(mut child: Child) {
         });
 }
 
+/// WebSocket sessions have no end of their own: they get the grace period,
+/// then a close frame 1001 both ways. Pingora's own timer is set this much
+/// later, so the frames are written and the sessions logged before it stops
+/// the runtimes.
+pub(crate) const SESSION_CLOSE_ALLOWANCE: Duration = Duration::from_secs(1);
+
+/// When and how a drain closes the open WebSocket sessions.
+pub(crate) struct SessionClose {
+    pub(crate) grace: Duration,
+    pub(crate) closing: Arc<Closing>,
+}
+
 /// Called once the listeners are closed: waits for the requests in flight,
 /// then flushes the access log and exits. Pingora's own timer still ends
-/// the process after `grace_period_seconds` if some request never finishes.
+/// the process after `grace_period_seconds` (and the allowance above) if
+/// some request never finishes.
 ///
 /// It does not tell systemd STOPPING=1 itself: after a hand-over the unit
 /// is not stopping, and systemd would stop the new process too.
-pub(crate) async fn drain_then_exit(outputs: &Outputs) -> ! {
+pub(crate) async fn drain_then_exit(outputs: &Outputs, sessions: &SessionClose) -> ! {
     let started = Instant::now();
     let mut said = Instant::now();
     loop {
+        if started.elapsed() >= sessions.grace && !sessions.closing.is_closing() {
+            log::info!("grace period over: closing the open WebSocket sessions (1001)");
+            sessions.closing.close();
+        }
         let inflight = metrics().inflight.get();
         if inflight <= 0 {
             log::info!("drained in {:?}; exiting", started.elapsed());

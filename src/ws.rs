@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use pingora::http::RequestHeader;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,8 @@ pub(crate) const SUBPROTOCOL_KEY_PREFIX: &str = "openai-insecure-api-key.";
 const MAX_READ_MESSAGE: usize = 1024 * 1024;
 /// The client's messages are read only for the model of the session.
 const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+/// RFC 6455 close code: the endpoint is going away (a server shutting down).
+const GOING_AWAY: u16 = 1001;
 
 /// A WebSocket opening handshake: `GET`, HTTP/1.1, `Upgrade: websocket`.
 pub(crate) fn is_upgrade(req: &RequestHeader) -> bool {
@@ -55,6 +58,32 @@ pub(crate) fn prepare_upstream(req: &mut RequestHeader) {
         .collect();
     if !kept.is_empty() {
         let _ = req.insert_header("sec-websocket-protocol", kept.join(", "));
+    }
+}
+
+/// Set once at the end of a drain's grace period: every open session is
+/// then closed with 1001 (going away) both ways.
+pub(crate) struct Closing(tokio::sync::watch::Sender<bool>);
+
+impl Closing {
+    pub(crate) fn new() -> Closing {
+        Closing(tokio::sync::watch::channel(false).0)
+    }
+
+    pub(crate) fn close(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once [`Closing::close`] was called.
+    pub(crate) fn wait(&self) -> BoxFuture<'static, ()> {
+        let mut rx = self.0.subscribe();
+        Box::pin(async move {
+            let _ = rx.wait_for(|closing| *closing).await;
+        })
     }
 }
 
@@ -126,6 +155,18 @@ impl WsSession {
             self.cut = Some(Side::Client);
             *body = Some(cut(b, at, &close_frame(1009, true)));
         }
+    }
+
+    /// The session is being closed on shutdown: `body` becomes a close 1001
+    /// to the provider, and the returned frame is the one for the client.
+    /// `None` when a side already closed or was cut: nothing more to say.
+    pub(crate) fn on_shutdown(&mut self, body: &mut Option<Bytes>) -> Option<Bytes> {
+        if !self.upgraded() || self.cut.is_some() || self.client.close.is_some() {
+            return None;
+        }
+        self.shutdown = true;
+        *body = Some(Bytes::from(close_frame(GOING_AWAY, true)));
+        Some(Bytes::from(close_frame(GOING_AWAY, false)))
     }
 
     /// Provider to client: usage read from a copy of each message.

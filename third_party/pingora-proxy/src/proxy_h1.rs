@@ -499,6 +499,10 @@ where
         }
 
         let mut response_state = ResponseStateMachine::new();
+        let mut interrupt = self
+            .inner
+            .upgraded_session_interrupt(ctx)
+            .map(futures::FutureExt::fuse);
 
         // these two below can be wrapped into an internal ctx
         // use cache when upstream revalidates (or TODO: error)
@@ -554,8 +558,10 @@ where
                 // only try to send to pipe if there is capacity to avoid deadlock
                 // Otherwise deadlock could happen if both upstream and downstream are blocked
                 // on sending to their corresponding pipes which are both full.
-                body = session.downstream_session.read_body_or_idle(downstream_state.is_done()),
-                    if downstream_state.can_poll() && send_permit.is_ok() => {
+                body = read_or_interrupt(
+                    session.downstream_session.read_body_or_idle(downstream_state.is_done()),
+                    interrupt.as_mut().filter(|_| upgraded),
+                ), if downstream_state.can_poll() && send_permit.is_ok() => {
 
                     debug!("downstream event");
                     let body = match body {
@@ -1069,6 +1075,23 @@ where
         }
 
         Ok(end_of_body)
+    }
+}
+
+/// Reads the downstream body, or ends it (`Ok(None)`) once `interrupt` resolves.
+async fn read_or_interrupt<R>(
+    read: R,
+    interrupt: Option<&mut futures::future::Fuse<futures::future::BoxFuture<'static, ()>>>,
+) -> Result<Option<Bytes>>
+where
+    R: std::future::Future<Output = Result<Option<Bytes>>>,
+{
+    match interrupt {
+        None => read.await,
+        Some(interrupt) => tokio::select! {
+            body = read => body,
+            _ = interrupt => Ok(None),
+        },
     }
 }
 

@@ -137,6 +137,21 @@ pub trait ProxyHttp {
         false
     }
 
+    /// A future that ends an upgraded session (e.g. a WebSocket) from the proxy's side.
+    ///
+    /// Called once per request, before its body is proxied. If the future resolves while the
+    /// session is upgraded, the downstream is treated as if it had ended: [Self::request_body_filter]
+    /// is called with no body and `end_of_stream` set (a filter can still write a last message
+    /// each way there, such as a WebSocket close frame) and the session ends. An upgraded session
+    /// otherwise lasts until one of its ends closes it, or until the process stops. `None` (the
+    /// default) never ends one.
+    fn upgraded_session_interrupt(
+        &self,
+        _ctx: &mut Self::CTX,
+    ) -> Option<futures::future::BoxFuture<'static, ()>> {
+        None
+    }
+
     /// Handle the incoming request body.
     ///
     /// This function will be called every time a piece of request body is received. The `body` is
