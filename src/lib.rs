@@ -14,7 +14,7 @@
 //! | 2 request path | ctx, auth, policy, body, binding, admission, failover, forward, relay, ws, account |
 //! | 3 proxy | gateway |
 //! | 4 config | config |
-//! | 5 process | lifecycle, resolver, admin, reload, shutdown, flush, housekeeping, server |
+//! | 5 process | lifecycle, resolver, admin, reload, upgrade, shutdown, flush, housekeeping, server |
 //!
 //! * **Leaves** know nothing of a request's journey: `errors` (every
 //!   gateway error kind with its status and wire name), `route` (the
@@ -73,6 +73,7 @@ mod shutdown;
 mod snapshot;
 mod spend;
 mod tokens;
+mod upgrade;
 mod upstream;
 mod ws;
 

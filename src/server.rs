@@ -24,10 +24,9 @@ use crate::lifecycle::Lifecycle;
 use crate::observe::metrics::metrics;
 use crate::observe::AccessLog;
 use crate::reload::Reloader;
-use crate::shutdown::{
-    EarlySignals, SessionClose, Signals, UpgradeCommand, SESSION_CLOSE_ALLOWANCE,
-};
+use crate::shutdown::{EarlySignals, SessionClose, Signals, SESSION_CLOSE_ALLOWANCE};
 use crate::spend::{RedisConfig, Store};
+use crate::upgrade::UpgradeCommand;
 use crate::ws::Closing;
 
 /// Pingora's defaults that do not suit a gateway of long-lived streams:
