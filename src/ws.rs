@@ -99,8 +99,8 @@ pub(crate) struct WsSession {
     format: Format,
     /// From the provider's `101`; `None` while (or if never) upgraded.
     opened: Option<(Instant, OpenSession)>,
-    client: FrameReader,
-    provider: FrameReader,
+    client: Direction,
+    provider: Direction,
     /// A frame over the limit came from this side: what follows is dropped.
     cut: Option<Side>,
     tokens: Option<Tokens>,
@@ -117,8 +117,8 @@ impl WsSession {
         WsSession {
             format,
             opened: None,
-            client: FrameReader::new(max, MAX_CLIENT_MESSAGE),
-            provider: FrameReader::new(max, MAX_READ_MESSAGE),
+            client: Direction::new(FrameReader::new(max, MAX_CLIENT_MESSAGE)),
+            provider: Direction::new(FrameReader::new(max, MAX_READ_MESSAGE)),
             cut: None,
             tokens: None,
             model: None,
@@ -138,22 +138,24 @@ impl WsSession {
     /// Client to provider. A frame over the limit is replaced by a close
     /// 1009 to the provider, whose answering close reaches the client.
     pub(crate) fn on_client_chunk(&mut self, body: &mut Option<Bytes>) {
-        let Some(b) = body.as_ref().filter(|_| self.upgraded()) else {
+        if body.is_none() || !self.upgraded() {
             return;
-        };
+        }
         if self.cut == Some(Side::Client) {
             *body = Some(Bytes::new());
             return;
         }
         let model = &mut self.model;
-        let over = self.client.feed(b, &mut |m| {
+        let over = self.client.feed(body, &mut |m| {
             if model.is_none() {
                 *model = session_model(m);
             }
         });
-        if let Some(at) = over {
+        if over {
             self.cut = Some(Side::Client);
-            *body = Some(cut(b, at, &close_frame(1009, true)));
+            if let Some(b) = body.as_mut() {
+                *b = with_close(b, &close_frame(1009, true));
+            }
         }
     }
 
@@ -161,7 +163,7 @@ impl WsSession {
     /// to the provider, and the returned frame is the one for the client.
     /// `None` when a side already closed or was cut: nothing more to say.
     pub(crate) fn on_shutdown(&mut self, body: &mut Option<Bytes>) -> Option<Bytes> {
-        if !self.upgraded() || self.cut.is_some() || self.client.close.is_some() {
+        if !self.upgraded() || self.cut.is_some() || self.client.reader.close.is_some() {
             return None;
         }
         self.shutdown = true;
@@ -171,15 +173,15 @@ impl WsSession {
 
     /// Provider to client: usage read from a copy of each message.
     pub(crate) fn on_provider_chunk(&mut self, body: &mut Option<Bytes>) {
-        let Some(b) = body.as_ref().filter(|_| self.upgraded()) else {
+        if body.is_none() || !self.upgraded() {
             return;
-        };
+        }
         if self.cut == Some(Side::Provider) {
             *body = Some(Bytes::new());
             return;
         }
         let (format, tokens, model) = (self.format, &mut self.tokens, &mut self.model);
-        let over = self.provider.feed(b, &mut |m| {
+        let over = self.provider.feed(body, &mut |m| {
             if !carries_usage(m) {
                 return;
             }
@@ -192,9 +194,11 @@ impl WsSession {
                 *model = usage.model.take();
             }
         });
-        if let Some(at) = over {
+        if over {
             self.cut = Some(Side::Provider);
-            *body = Some(cut(b, at, &close_frame(1009, false)));
+            if let Some(b) = body.as_mut() {
+                *b = with_close(b, &close_frame(1009, false));
+            }
         }
     }
 
@@ -210,7 +214,7 @@ impl WsSession {
             (_, Some(_)) => "frame_too_large",
             _ if self.shutdown => "shutdown",
             _ if self.timed_out => "timeout",
-            _ => match (self.client.close.is_some(), self.provider.close.is_some()) {
+            _ => match (self.client.reader.close.is_some(), self.provider.reader.close.is_some()) {
                 // The first close frame tells who ended it; when both
                 // were seen, the one echoing came second, and a copy
                 // cannot tell order across directions: the client's close
@@ -226,11 +230,11 @@ impl WsSession {
                 .opened
                 .as_ref()
                 .map(|(t, _)| (t.elapsed().as_secs_f64() * 1e6).round() / 1e3),
-            ws_frames_in: self.client.frames,
-            ws_frames_out: self.provider.frames,
-            ws_bytes_in: self.client.bytes,
-            ws_bytes_out: self.provider.bytes,
-            ws_close_code: self.client.close.or(self.provider.close).flatten(),
+            ws_frames_in: self.client.reader.frames,
+            ws_frames_out: self.provider.reader.frames,
+            ws_bytes_in: self.client.reader.bytes,
+            ws_bytes_out: self.provider.reader.bytes,
+            ws_close_code: self.client.reader.close.or(self.provider.reader.close).flatten(),
             ws_end: ended,
         }
     }
@@ -251,9 +255,55 @@ pub(crate) struct Summary {
     ws_end: &'static str,
 }
 
-fn cut(chunk: &Bytes, at: usize, close: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(at + close.len());
-    out.extend_from_slice(&chunk[..at.min(chunk.len())]);
+/// One direction of a session: its frame reader, and the first bytes of a
+/// frame header the last chunk ended in. Those are held back until the
+/// header is whole, so that a frame over the limit is replaced from its
+/// first byte: a header half relayed could not be followed by a close frame.
+struct Direction {
+    reader: FrameReader,
+    held: Vec<u8>,
+}
+
+impl Direction {
+    fn new(reader: FrameReader) -> Direction {
+        Direction {
+            reader,
+            held: Vec::new(),
+        }
+    }
+
+    /// Reads `body` and rewrites it to what is relayed now: held bytes
+    /// first, a header the chunk ends in held back, nothing from a frame
+    /// over the limit on. Returns whether such a frame came.
+    fn feed(&mut self, body: &mut Option<Bytes>, on_message: &mut dyn FnMut(&[u8])) -> bool {
+        let Some(chunk) = body.as_mut() else {
+            return false;
+        };
+        let over = self.reader.feed(chunk, on_message);
+        let held = self.held.len();
+        if held > 0 {
+            let mut joined = std::mem::take(&mut self.held);
+            joined.extend_from_slice(chunk);
+            *chunk = Bytes::from(joined);
+        }
+        if let Some(at) = over {
+            // 0 from the reader when the header began before this chunk:
+            // then it began with the held bytes.
+            let at = if held > 0 && at == 0 { 0 } else { held + at };
+            chunk.truncate(at);
+            return true;
+        }
+        let partial = self.reader.partial_header();
+        if partial > 0 {
+            self.held = chunk.split_off(chunk.len() - partial).to_vec();
+        }
+        false
+    }
+}
+
+fn with_close(relayed: &Bytes, close: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(relayed.len() + close.len());
+    out.extend_from_slice(relayed);
     out.extend_from_slice(close);
     Bytes::from(out)
 }
@@ -285,3 +335,7 @@ fn session_model(message: &[u8]) -> Option<String> {
     let last = model.rsplit('/').next().unwrap_or_default();
     (!last.is_empty()).then(|| last.to_string())
 }
+
+#[cfg(test)]
+#[path = "ws_tests.rs"]
+mod tests;

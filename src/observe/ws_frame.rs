@@ -106,6 +106,15 @@ impl FrameReader {
         None
     }
 
+    /// The bytes of a frame header the last chunk ended inside of.
+    pub(crate) fn partial_header(&self) -> usize {
+        if self.lost {
+            0
+        } else {
+            self.head_len
+        }
+    }
+
     fn payload(&mut self, bytes: &[u8]) {
         let Some(frame) = self.frame.as_mut() else {
             return;
