@@ -233,6 +233,7 @@ fn codex_exec_over_websocket_through_the_gateway() {
     assert_eq!(messages[0]["generate"], false);
     assert!(messages[1]["previous_response_id"].is_string());
     for m in &messages {
+        assert!(!m.to_string().contains(VK), "the virtual key in a message");
         assert_eq!(m["type"], "response.create");
         assert_eq!(m["model"], CODEX_MODEL);
     }
