@@ -1,32 +1,13 @@
 //! WebSocket sessions through the real gateway: every provider's endpoint,
-//! the credential rules, usage in the access log, refusals and limits.
+//! the credential rules, usage in the access log, refusals. Limits and
+//! reloads: `websocket_limits.rs`.
 
 mod support;
 
 use serde_json::json;
-use support::ws::{self, Ws};
+use strait_mock::{test_service_account_json, TokenServer};
+use support::ws::{self, assert_upstream_clean, open, ws_url};
 use support::*;
-
-fn ws_url(gw: &Gateway, path: &str) -> String {
-    gw.url(path).replacen("http://", "ws://", 1)
-}
-
-/// The session's log line, found by the request id the client sent.
-async fn open(gw: &Gateway, path: &str, id: &str, headers: &[(&str, &str)]) -> Ws {
-    let mut all = vec![("x-request-id", id)];
-    all.extend_from_slice(headers);
-    ws::connect(&ws_url(gw, path), &all).await.unwrap()
-}
-
-/// Nothing of the client's credential went upstream, the provider's is there once.
-fn assert_upstream_clean(rec: &strait_mock::Recorded) {
-    for (name, value) in &rec.headers {
-        assert!(!value.contains(VK), "virtual key forwarded in {name}");
-    }
-    assert_eq!(rec.header("sec-websocket-extensions"), None);
-    assert_eq!(rec.header("upgrade"), Some("websocket"));
-    assert!(!rec.query.as_deref().unwrap_or("").contains("key="));
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openai_realtime_with_the_key_in_the_subprotocol() {
@@ -212,72 +193,18 @@ async fn refusals_reach_the_client_as_http() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn frames_over_the_limit_close_with_1009_and_idle_sessions_time_out() {
+async fn vertex_live_in_express_mode_with_only_the_virtual_key() {
+    // Express mode: a Vertex API key (the Gemini-flavor mock takes it as
+    // `x-goog-api-key`). The client sends no Google token, so only the path
+    // (Vertex Live's service) says Vertex; the project is in `setup`.
     let mocks = Mocks::start();
-    let extra = "limits: { websocket_max_frame_bytes: 1000, websocket_idle_timeout_seconds: 1 }\n";
-    let gw = Gateway::start(&mocks.config(extra));
-    let bearer = format!("Bearer {VK}");
-    let path = "/openai_passthrough/v1/realtime?model=m";
-
-    let mut s = open(&gw, path, "ws-big-out", &[("authorization", &bearer)]).await;
-    ws::until(&mut s, "session.created").await;
-    ws::send(&mut s, json!({"type": "mock.big", "bytes": 5000})).await;
-    assert_eq!(ws::close_code(&mut s).await, Some(1009));
-    assert_eq!(gw.log_line("ws-big-out")["ws_end"], "frame_too_large");
-
-    let mut s = open(&gw, path, "ws-big-in", &[("authorization", &bearer)]).await;
-    ws::until(&mut s, "session.created").await;
-    ws::send(&mut s, json!({"type": "x", "pad": "y".repeat(5000)})).await;
-    assert_eq!(ws::close_code(&mut s).await, Some(1009));
-    let line = gw.log_line("ws-big-in");
-    assert_eq!(line["ws_end"], "frame_too_large", "{line}");
-
-    let started = std::time::Instant::now();
-    let mut s = open(&gw, path, "ws-idle", &[("authorization", &bearer)]).await;
-    ws::until(&mut s, "session.created").await;
-    assert_eq!(ws::next_text(&mut s).await, None);
-    let waited = started.elapsed();
-    assert!(
-        waited >= std::time::Duration::from_millis(900),
-        "{waited:?}"
-    );
-    assert_eq!(gw.log_line("ws-idle")["ws_end"], "timeout");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn open_sessions_count_against_max_concurrent_and_the_gauge() {
-    let mocks = Mocks::start();
-    let config = mocks.config("").replace(
-        &format!("  - {{ name: team-a, value: {VK} }}"),
-        &format!("  - {{ name: team-a, value: {VK}, max_concurrent: 1 }}"),
-    );
-    let gw = Gateway::start(&config);
-    let bearer = format!("Bearer {VK}");
-    let path = "/openai_passthrough/v1/realtime?model=m";
-    let mut s = open(&gw, path, "ws-held", &[("authorization", &bearer)]).await;
-    ws::until(&mut s, "session.created").await;
-    assert!(tokio::task::block_in_place(|| gw.metrics()).contains("strait_websocket_sessions 1"));
-    let (status, body) =
-        ws::refused_status(&ws_url(&gw, path), &[("authorization", &bearer)]).await;
-    assert_eq!(status, 429, "{body}");
-    assert!(body.contains("concurrency_limited"), "{body}");
-    ws::close(s).await;
-    gw.log_line("ws-held");
-    assert!(tokio::task::block_in_place(|| gw.metrics()).contains("strait_websocket_sessions 0"));
-    // The slot is released when the session ends.
-    let s = open(&gw, path, "ws-after", &[("authorization", &bearer)]).await;
-    ws::close(s).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn vertex_live_usage_names_its_output_candidates() {
-    // The Vertex Live endpoint of the mock, reached on the Gemini provider
-    // (the Vertex provider's own rewrite of `/ws/` paths is a unit test).
-    let mocks = Mocks::start();
-    let gw = Gateway::start(&mocks.config(""));
-    let path =
-        "/genai_passthrough/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent";
-    let mut s = open(&gw, path, "ws-vertex", &[("x-goog-api-key", VK)]).await;
+    let gw = Gateway::start(&mocks.config(&format!(
+        "  vertex:\n    network_config: {{ base_url: \"{}\" }}\n    keys:\n      - name: express\n        value: {GEMINI_KEY}\n        vertex_key_config: {{ project_id: strait-test-project, region: us-central1 }}\n",
+        mocks.gemini.url()
+    )));
+    let live = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent";
+    let path = format!("/genai_passthrough{live}");
+    let mut s = open(&gw, &path, "ws-vertex", &[("x-goog-api-key", VK)]).await;
     ws::send(
         &mut s,
         json!({"setup": {"model": "projects/p/locations/l/publishers/google/models/gemini-live"}}),
@@ -288,12 +215,86 @@ async fn vertex_live_usage_names_its_output_candidates() {
     ws::until(&mut s, "usageMetadata").await;
     ws::close(s).await;
     let rec = mocks.gemini.last();
-    assert_eq!(
-        rec.path,
-        "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
-    );
+    assert_eq!(rec.path, live);
+    assert_eq!(rec.header("x-goog-api-key"), Some(GEMINI_KEY));
+    assert_upstream_clean(&rec);
     let line = gw.log_line("ws-vertex");
+    assert_eq!(
+        (line["provider"].as_str(), line["key"].as_str()),
+        (Some("vertex"), Some("express")),
+        "{line}"
+    );
     assert_eq!(line["model"], "gemini-live", "{line}");
-    // Vertex Live names its output candidatesTokenCount.
+    // Vertex Live names its output candidatesTokenCount (12), plus thoughts (6).
     assert_eq!(line["output_tokens"], 18, "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vertex_live_gets_the_token_strait_mints_never_the_clients() {
+    // Vertex on a mock of its own that takes no API key: only a token the
+    // Google token mock issued, which strait gets with the service account.
+    let mocks = Mocks::start();
+    let vertex = MockProvider::start(Flavor::Gemini, "no-api-key-works-on-vertex");
+    let google = TokenServer::google(3600);
+    vertex.accept_tokens_from(&google);
+    let sa = test_service_account_json(&google.token_url());
+    let gw = Gateway::start(&mocks.config(&format!(
+        "  vertex:\n    network_config: {{ base_url: \"{}\" }}\n    keys:\n      - name: gcp\n        vertex_key_config:\n          project_id: strait-test-project\n          region: us-central1\n          auth_credentials: '{}'\n",
+        vertex.url(),
+        sa.replace('\'', "''").replace('\n', " ")
+    )));
+    let live = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent";
+    let setup = json!({"setup": {"model": "projects/strait-test-project/locations/us-central1/publishers/google/models/gemini-live-2.5-flash"}});
+    // google-genai in Vertex mode sends its own Google token; with the
+    // virtual key in x-strait-key it is what tells Vertex from Gemini.
+    let client = [
+        ("authorization", "Bearer ya29.client-own-token"),
+        ("x-strait-key", VK),
+    ];
+    for id in ["ws-vertex-sa-1", "ws-vertex-sa-2"] {
+        let mut s = open(&gw, &format!("/genai_passthrough{live}"), id, &client).await;
+        ws::send(&mut s, setup.clone()).await;
+        ws::until(&mut s, "setupComplete").await;
+        ws::send(&mut s, json!({"realtimeInput": {"text": "hi"}})).await;
+        ws::until(&mut s, "usageMetadata").await;
+        ws::close(s).await;
+
+        let line = gw.log_line(id);
+        assert_eq!(line["provider"], "vertex", "{line}");
+        assert_eq!(line["key"], "gcp", "{line}");
+        assert_eq!(line["model"], "gemini-live-2.5-flash", "{line}");
+        // candidatesTokenCount (12) plus thoughts (6).
+        assert_eq!(
+            (
+                line["input_tokens"].as_u64(),
+                line["output_tokens"].as_u64()
+            ),
+            (Some(31), Some(18)),
+            "{line}"
+        );
+        assert_no_secret(&line.to_string(), "the access log");
+    }
+    // One token, minted once, for both sessions.
+    let issued = google.issued();
+    assert_eq!(issued.len(), 1, "{issued:?}");
+    let minted = format!("Bearer {}", issued[0]);
+    let handshakes = vertex.requests();
+    assert_eq!(handshakes.len(), 2);
+    for rec in &handshakes {
+        assert_eq!(rec.path, live);
+        assert_eq!(rec.header("authorization"), Some(minted.as_str()));
+        assert_eq!(rec.header("x-goog-api-key"), None);
+        assert!(
+            !rec.headers.iter().any(|(_, v)| v.contains("ya29.client")),
+            "the client's token forwarded: {:?}",
+            rec.headers
+        );
+        assert_upstream_clean(rec);
+    }
+    // The setup names the model as a Vertex resource: relayed unchanged.
+    let sessions = vertex.ws_sessions();
+    assert_eq!(sessions[0].messages[0], setup.to_string());
+    assert!(mocks.gemini.requests().is_empty());
+    let logs = gw.logs();
+    assert!(!logs.contains(&issued[0]), "the minted token was logged");
 }

@@ -68,7 +68,7 @@ pub(crate) fn response(call: &Call, model: &str, status: &str, text: &str) -> Va
         "model": model,
         "output": if done { output(call, text) } else { json!([]) },
         "parallel_tool_calls": true,
-        "previous_response_id": null,
+        "previous_response_id": call.body.get("previous_response_id").cloned().unwrap_or(Value::Null),
         "reasoning": {"effort": null, "summary": null},
         "service_tier": "default",
         "store": true,
@@ -86,8 +86,17 @@ pub(crate) fn response(call: &Call, model: &str, status: &str, text: &str) -> Va
 
 /// `response.created`, `response.in_progress`, the reasoning item (added,
 /// done) when asked for, the message item (added, content part, text deltas,
-/// done), `response.completed` with the usage.
+/// done), `response.completed` with the usage; as SSE events.
 pub(crate) fn stream(call: &Call, model: &str) -> Vec<String> {
+    events(call, model)
+        .iter()
+        .map(|ev| crate::sse::event(ev["type"].as_str().unwrap_or_default(), ev))
+        .collect()
+}
+
+/// The events of [`stream`] as JSON objects: what the WebSocket mode sends,
+/// one per text message, with the same `type` and `sequence_number`.
+pub(crate) fn events(call: &Call, model: &str) -> Vec<Value> {
     let text: String = (0..call.events).map(delta_text).collect();
     let in_progress = json!({"response": response(call, model, "in_progress", "")});
     let mut events: Vec<(&str, Value)> = vec![
@@ -150,11 +159,30 @@ pub(crate) fn stream(call: &Call, model: &str) -> Vec<String> {
     events
         .into_iter()
         .enumerate()
-        .map(|(seq, (name, fields))| {
-            let ev = merge(&json!({"type": name, "sequence_number": seq}), fields);
-            crate::sse::event(name, &ev)
-        })
+        .map(|(seq, (name, fields))| merge(&json!({"type": name, "sequence_number": seq}), fields))
         .collect()
+}
+
+/// A WebSocket-mode warm-up (`generate: false`): OpenAI documents that it
+/// prepares the request state and returns a response id to chain from, with
+/// no model output. The mock counts no tokens for it: nothing is generated,
+/// and whether a warm-up bills its prompt is not documented.
+pub(crate) fn warmup(call: &Call, model: &str) -> Vec<Value> {
+    let mut done = response(call, model, "completed", "");
+    done["output"] = json!([]);
+    done["usage"] = usage(Usage {
+        input: 0,
+        output: 0,
+        total: 0,
+        cached: 0,
+        cache_creation: 0,
+        reasoning: 0,
+    });
+    let created = response(call, model, "in_progress", "");
+    vec![
+        json!({"type": "response.created", "sequence_number": 0, "response": created}),
+        json!({"type": "response.completed", "sequence_number": 1, "response": done}),
+    ]
 }
 
 fn merge(a: &Value, b: Value) -> Value {

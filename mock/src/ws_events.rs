@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value};
 
+use crate::call::Call;
 use crate::{delta_text, Flavor, DEFAULT_EVENTS};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +47,9 @@ pub(crate) struct Script {
     seq: u64,
     responses: u64,
     events: u64,
+    /// The ids of the Responses this session answered, which a later
+    /// `previous_response_id` may name.
+    known: Vec<String>,
 }
 
 impl Script {
@@ -57,6 +61,7 @@ impl Script {
             seq,
             responses: 0,
             events: 0,
+            known: vec![],
         }
     }
 
@@ -157,39 +162,52 @@ impl Script {
         out.into_iter().map(|v| v.to_string()).collect()
     }
 
+    /// The Responses API in WebSocket mode: a `response.create` message
+    /// carries a Responses request's body at its top level; the answer is the
+    /// events the SSE stream would carry, one per text message, or a warm-up's
+    /// two (`generate: false`). A `previous_response_id` must name a response
+    /// of this connection (the mock stores nothing, as with `store: false`):
+    /// otherwise OpenAI's `previous_response_not_found` error event.
     fn responses(&mut self, doc: &Value) -> Vec<String> {
         if doc["type"] != "response.create" {
             return vec![];
         }
-        self.responses += 1;
-        let model = doc["model"].as_str().unwrap_or(&self.model).to_owned();
-        let rid = format!("resp_mock{:06}{}", self.seq, self.responses);
-        let response = |status: &str, usage: Value| {
-            json!({
-                "id": rid, "object": "response", "created_at": crate::call::CREATED,
-                "status": status, "model": model, "output": [], "usage": usage,
-            })
-        };
-        let mut out = vec![json!({"type": "response.created", "sequence_number": 0,
-                "response": response("in_progress", Value::Null)})];
-        for i in 0..DEFAULT_EVENTS {
-            out.push(json!({
-                "type": "response.output_text.delta", "sequence_number": i + 1,
-                "item_id": "msg_mock", "output_index": 0, "content_index": 0,
-                "delta": delta_text(i),
-            }));
+        if let Some(previous) = doc["previous_response_id"].as_str() {
+            if !self.known.iter().any(|k| k == previous) {
+                let error = json!({
+                    "type": "error", "status": 400,
+                    "error": {
+                        "type": "invalid_request_error", "code": "previous_response_not_found",
+                        "message": format!("Previous response with id '{previous}' not found."),
+                        "param": "previous_response_id",
+                    },
+                });
+                return vec![error.to_string()];
+            }
         }
-        let u = self.flavor.usage();
-        let usage = json!({
-            "input_tokens": u.input, "input_tokens_details": {"cached_tokens": u.cached},
-            "output_tokens": u.output, "output_tokens_details": {"reasoning_tokens": u.reasoning},
-            "total_tokens": u.total,
-        });
-        out.push(
-            json!({"type": "response.completed", "sequence_number": DEFAULT_EVENTS + 1,
-            "response": response("completed", usage)}),
-        );
-        out.into_iter().map(|v| v.to_string()).collect()
+        self.responses += 1;
+        let mut body = doc.clone();
+        if let Some(b) = body.as_object_mut() {
+            b.remove("type");
+        }
+        let model = doc["model"].as_str().unwrap_or(&self.model).to_owned();
+        let call = Call {
+            flavor: self.flavor,
+            method: "POST",
+            path: "/v1/responses",
+            query: None,
+            body,
+            events: DEFAULT_EVENTS,
+            // Ids unique per response within the session, and across sessions.
+            seq: self.seq * 1000 + self.responses,
+        };
+        self.known.push(call.id("resp_"));
+        let events = if doc["generate"] == false {
+            crate::responses::warmup(&call, &model)
+        } else {
+            crate::responses::events(&call, &model)
+        };
+        events.into_iter().map(|v| v.to_string()).collect()
     }
 
     fn live(&mut self, doc: &Value) -> Vec<String> {
@@ -217,5 +235,45 @@ impl Script {
         out.push(json!({"serverContent": {"generationComplete": true}}));
         out.push(json!({"serverContent": {"turnComplete": true}, "usageMetadata": usage}));
         out.into_iter().map(|v| v.to_string()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn types(events: &[String]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(e).unwrap()["type"].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn responses_warm_up_then_chain_on_the_same_connection() {
+        let mut s = Script::new(Kind::Responses, Flavor::OpenAi, None, 7);
+        let warm = s.answer(&json!({"type": "response.create", "model": "m", "generate": false}));
+        assert_eq!(
+            types(&warm),
+            [r#""response.created""#, r#""response.completed""#]
+        );
+        let done: Value = serde_json::from_str(&warm[1]).unwrap();
+        assert_eq!(done["response"]["output"], json!([]));
+        assert_eq!(done["response"]["usage"]["output_tokens"], 0);
+        let id = done["response"]["id"].as_str().unwrap().to_owned();
+
+        let next = s.answer(&json!({"type": "response.create", "model": "m",
+            "previous_response_id": id, "input": []}));
+        let last: Value = serde_json::from_str(next.last().unwrap()).unwrap();
+        assert_eq!(last["type"], "response.completed");
+        assert_eq!(last["response"]["previous_response_id"], id.as_str());
+        assert_eq!(last["response"]["usage"]["input_tokens"], 11);
+        assert_ne!(last["response"]["id"], id.as_str());
+
+        // An id this connection never answered: OpenAI's error event.
+        let other = Script::new(Kind::Responses, Flavor::OpenAi, None, 8)
+            .answer(&json!({"type": "response.create", "previous_response_id": id}));
+        let error: Value = serde_json::from_str(&other[0]).unwrap();
+        assert_eq!(error["error"]["code"], "previous_response_not_found");
     }
 }

@@ -22,9 +22,12 @@ pub(crate) fn vertex_base_url(region: &str) -> String {
     }
 }
 
-/// `/projects/{P}/locations/{L}/` somewhere in the path.
+/// `/projects/{P}/locations/{L}/` somewhere in the path, or Vertex Live's
+/// service (`/ws/google.cloud.aiplatform.…`), which only Vertex serves: a
+/// client that sends no Google token (express mode, a virtual key alone)
+/// must not be sent to the Gemini API with it.
 pub(crate) fn is_vertex_path(path: &str) -> bool {
-    project_location_span(path).is_some()
+    path.starts_with("/ws/google.cloud.aiplatform.") || project_location_span(path).is_some()
 }
 
 /// A Vertex resource name as a model: `projects/…/locations/…`.
@@ -125,6 +128,12 @@ mod tests {
         ));
         assert!(!is_vertex_path("/v1beta/models/gemini:generateContent"));
         assert!(!is_vertex_path("/v1/projects//locations/x/y"));
+        assert!(is_vertex_path(
+            "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+        ));
+        assert!(!is_vertex_path(
+            "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+        ));
         assert!(is_vertex_model(
             "projects/p/locations/l/publishers/google/models/m"
         ));

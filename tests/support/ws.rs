@@ -8,7 +8,31 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::{Gateway, VK};
+
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub fn ws_url(gw: &Gateway, path: &str) -> String {
+    gw.url(path).replacen("http://", "ws://", 1)
+}
+
+/// A session through `gw` whose log line is found by the request id `id`.
+pub async fn open(gw: &Gateway, path: &str, id: &str, headers: &[(&str, &str)]) -> Ws {
+    let mut all = vec![("x-request-id", id)];
+    all.extend_from_slice(headers);
+    connect(&ws_url(gw, path), &all).await.unwrap()
+}
+
+/// Nothing of the client's credential went upstream, and no compression
+/// offer; the upgrade is there.
+pub fn assert_upstream_clean(rec: &strait_mock::Recorded) {
+    for (name, value) in &rec.headers {
+        assert!(!value.contains(VK), "virtual key forwarded in {name}");
+    }
+    assert_eq!(rec.header("sec-websocket-extensions"), None);
+    assert_eq!(rec.header("upgrade"), Some("websocket"));
+    assert!(!rec.query.as_deref().unwrap_or("").contains("key="));
+}
 
 /// Opens `url` (`ws://…`) with `headers` on the handshake.
 pub async fn connect(url: &str, headers: &[(&str, &str)]) -> Result<Ws, Error> {
