@@ -14,7 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::observe::metrics::OpenSession;
 use crate::observe::usage::{carries_usage, Format, Tokens, Usage};
 use crate::observe::ws_frame::{close_frame, FrameReader};
+
+mod direction;
+
 use crate::snapshot::Limits;
+use direction::{with_close, Direction};
 
 /// A browser can only send its key as a subprotocol: `openai-insecure-api-key.<key>`.
 pub(crate) const SUBPROTOCOL_KEY_PREFIX: &str = "openai-insecure-api-key.";
@@ -214,7 +218,10 @@ impl WsSession {
             (_, Some(_)) => "frame_too_large",
             _ if self.shutdown => "shutdown",
             _ if self.timed_out => "timeout",
-            _ => match (self.client.reader.close.is_some(), self.provider.reader.close.is_some()) {
+            _ => match (
+                self.client.reader.close.is_some(),
+                self.provider.reader.close.is_some(),
+            ) {
                 // The first close frame tells who ended it; when both
                 // were seen, the one echoing came second, and a copy
                 // cannot tell order across directions: the client's close
@@ -234,7 +241,12 @@ impl WsSession {
             ws_frames_out: self.provider.reader.frames,
             ws_bytes_in: self.client.reader.bytes,
             ws_bytes_out: self.provider.reader.bytes,
-            ws_close_code: self.client.reader.close.or(self.provider.reader.close).flatten(),
+            ws_close_code: self
+                .client
+                .reader
+                .close
+                .or(self.provider.reader.close)
+                .flatten(),
             ws_end: ended,
         }
     }
@@ -253,59 +265,6 @@ pub(crate) struct Summary {
     ws_bytes_out: u64,
     ws_close_code: Option<u16>,
     ws_end: &'static str,
-}
-
-/// One direction of a session: its frame reader, and the first bytes of a
-/// frame header the last chunk ended in. Those are held back until the
-/// header is whole, so that a frame over the limit is replaced from its
-/// first byte: a header half relayed could not be followed by a close frame.
-struct Direction {
-    reader: FrameReader,
-    held: Vec<u8>,
-}
-
-impl Direction {
-    fn new(reader: FrameReader) -> Direction {
-        Direction {
-            reader,
-            held: Vec::new(),
-        }
-    }
-
-    /// Reads `body` and rewrites it to what is relayed now: held bytes
-    /// first, a header the chunk ends in held back, nothing from a frame
-    /// over the limit on. Returns whether such a frame came.
-    fn feed(&mut self, body: &mut Option<Bytes>, on_message: &mut dyn FnMut(&[u8])) -> bool {
-        let Some(chunk) = body.as_mut() else {
-            return false;
-        };
-        let over = self.reader.feed(chunk, on_message);
-        let held = self.held.len();
-        if held > 0 {
-            let mut joined = std::mem::take(&mut self.held);
-            joined.extend_from_slice(chunk);
-            *chunk = Bytes::from(joined);
-        }
-        if let Some(at) = over {
-            // 0 from the reader when the header began before this chunk:
-            // then it began with the held bytes.
-            let at = if held > 0 && at == 0 { 0 } else { held + at };
-            chunk.truncate(at);
-            return true;
-        }
-        let partial = self.reader.partial_header();
-        if partial > 0 {
-            self.held = chunk.split_off(chunk.len() - partial).to_vec();
-        }
-        false
-    }
-}
-
-fn with_close(relayed: &Bytes, close: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(relayed.len() + close.len());
-    out.extend_from_slice(relayed);
-    out.extend_from_slice(close);
-    Bytes::from(out)
 }
 
 fn add(a: Tokens, b: Tokens) -> Tokens {
@@ -337,5 +296,4 @@ fn session_model(message: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-#[path = "ws_tests.rs"]
 mod tests;
