@@ -1,5 +1,6 @@
 //! The official Python SDKs (openai, anthropic, google-genai) pointed at a
-//! real strait in front of the mock providers: `tests/sdk/*.py`, run by pytest
+//! real strait in front of the mock providers, over HTTP and WebSocket
+//! (plain and TLS listeners): `tests/sdk/*.py`, run by pytest
 //! in the venv `tests/sdk/setup.sh` prepares. A missing Python or a pip
 //! failure fails this test: the suite is never skipped silently.
 
@@ -37,6 +38,10 @@ fn official_sdks_work_through_the_gateway() {
     vertex.accept_tokens_from(&google);
     let sa = test_service_account_json(&google.token_url());
     let dir = TempDir::new();
+    // google-genai's Live client and AzureOpenAI's realtime client dial
+    // wss:// only: a TLS listener with a certificate from a test CA, which
+    // Python trusts through SSL_CERT_FILE (both SDKs' SSL contexts read it).
+    let (cert, ca) = support::tls::ca_signed(&dir, "gateway");
     let access_log = dir.0.join("access.log");
     let config = mocks.config(&format!(
         "  vertex:\n    network_config: {{ base_url: \"{}\" }}\n    keys:\n      - name: gcp\n        vertex_key_config:\n          project_id: strait-test-project\n          region: us-central1\n          auth_credentials: '{}'\n",
@@ -44,9 +49,11 @@ fn official_sdks_work_through_the_gateway() {
         sa.replace('\'', "''").replace('\n', " ")
     ));
     let gw = Gateway::start(&format!(
-        "access_log: \"{}\"\n{config}",
-        access_log.display()
+        "access_log: \"{}\"\n{}{config}",
+        access_log.display(),
+        support::tls::listen_config(&cert)
     ));
+    let tls = support::tls::listen_addr(&gw);
     let out = Command::new(&python)
         .args([
             "-m",
@@ -58,6 +65,8 @@ fn official_sdks_work_through_the_gateway() {
         ])
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("STRAIT_URL", format!("http://{}", gw.addr))
+        .env("STRAIT_TLS_URL", format!("https://{tls}"))
+        .env("SSL_CERT_FILE", &ca)
         .env("STRAIT_VIRTUAL_KEY", VK)
         .env("STRAIT_ACCESS_LOG", &access_log)
         .env(

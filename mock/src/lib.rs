@@ -2,7 +2,7 @@
 //!
 //! WebSocket endpoints (OpenAI Realtime and Responses, Azure Realtime, Gemini and
 //! Vertex Live) are described in `ws.rs`; their sessions are in
-//! [`MockProvider::ws_sessions`].
+//! [`MockProvider::ws_sessions`] and, for out-of-process tests, at `GET /__mock/ws`.
 //!
 //! [`MockProvider::start`] serves one provider [`Flavor`] on `127.0.0.1:0` (HTTP/1.1
 //! with keep-alive, and h2c with prior knowledge), speaking that provider's wire

@@ -35,7 +35,7 @@ async fn handle(
     let (parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
     if let Some(control) = parts.uri.path().strip_prefix("/__mock/") {
-        return Ok(control_route(&state.log, parts.method.as_str(), control));
+        return Ok(provider_control(&state, parts.method.as_str(), control));
     }
     let rec = Recorded::from_parts(&parts, &body);
     let seq = state.seq.fetch_add(1, Ordering::Relaxed) + 1;
@@ -97,6 +97,23 @@ async fn handle(
         Reply::Json(200, echo)
     });
     Ok(respond(dialect, seq, reply, pace, &[]))
+}
+
+/// A provider's controls: [`control_route`]'s, plus `GET /__mock/ws` (every
+/// WebSocket session: what its client sent), which `DELETE /__mock/requests`
+/// clears too, as [`crate::MockProvider::clear`] does.
+fn provider_control(state: &State, method: &str, path: &str) -> Response<Body> {
+    match (method, path) {
+        ("GET", "ws") => {
+            let sessions = lock(&state.ws).iter().map(ws::WsSession::to_wire).collect();
+            json_response(200, "application/json", &Value::Array(sessions))
+        }
+        ("DELETE", "requests") => {
+            lock(&state.ws).clear();
+            control_route(&state.log, method, path)
+        }
+        _ => control_route(&state.log, method, path),
+    }
 }
 
 /// `GET /__mock/requests` (the log), `DELETE /__mock/requests` (clear it).

@@ -10,7 +10,8 @@
 //! | Gemini | `/ws/google.ai.generativelanguage.{v1,v1beta,v1alpha}.GenerativeService.BidiGenerateContent` | Gemini Live |
 //! | Gemini | `/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent` | Vertex Live |
 //!
-//! Test controls, as client text messages: `{"type":"mock.big","bytes":N}` (a
+//! What each session's client sent is served at `GET /__mock/ws` (see
+//! [`WsSession`]). Test controls, as client text messages: `{"type":"mock.big","bytes":N}` (a
 //! text frame of about N bytes comes back), `{"type":"mock.close","code":N}`
 //! (the mock closes with code N).
 
@@ -44,6 +45,15 @@ pub struct WsSession {
     pub messages: Vec<String>,
     /// The close code the client sent, if it closed.
     pub client_close: Option<u16>,
+}
+
+impl WsSession {
+    /// The form served by `GET /__mock/ws`.
+    pub(crate) fn to_wire(&self) -> serde_json::Value {
+        serde_json::json!({
+            "path": self.path, "messages": self.messages, "client_close": self.client_close,
+        })
+    }
 }
 
 pub(crate) fn is_upgrade(req: &Request<Incoming>) -> bool {
@@ -238,6 +248,13 @@ mod tests {
         assert_eq!(s.path, "/v1/realtime");
         assert_eq!(s.messages.len(), 1);
         assert_eq!(s.client_close, Some(1000));
+        // The same over HTTP, for out-of-process tests; cleared with the log.
+        let (_, wire) = crate::test_http::call(mock.addr(), "GET /__mock/ws HTTP/1.1", "");
+        assert_eq!(wire[0]["path"], "/v1/realtime");
+        assert_eq!(wire[0]["messages"][0], r#"{"type":"response.create"}"#);
+        assert_eq!(wire[0]["client_close"], 1000);
+        crate::test_http::call(mock.addr(), "DELETE /__mock/requests HTTP/1.1", "");
+        assert!(mock.ws_sessions().is_empty());
     }
 
     #[test]

@@ -214,7 +214,10 @@ impl Script {
         if doc.get("setup").is_some() {
             return vec![json!({"setupComplete": {}}).to_string()];
         }
-        if doc.get("clientContent").is_none() && doc.get("realtimeInput").is_none() {
+        // Protobuf JSON: a field may be named in lowerCamelCase or as in the
+        // .proto, and google-genai sends `client_content` / `realtime_input`.
+        let has = |camel: &str, proto: &str| doc.get(camel).or_else(|| doc.get(proto)).is_some();
+        if !has("clientContent", "client_content") && !has("realtimeInput", "realtime_input") {
             return vec![];
         }
         let mut out: Vec<Value> = (0..DEFAULT_EVENTS)
@@ -275,5 +278,19 @@ mod tests {
             .answer(&json!({"type": "response.create", "previous_response_id": id}));
         let error: Value = serde_json::from_str(&other[0]).unwrap();
         assert_eq!(error["error"]["code"], "previous_response_not_found");
+    }
+
+    #[test]
+    fn live_answers_a_turn_named_either_way() {
+        for turn in ["clientContent", "client_content"] {
+            let mut s = Script::new(Kind::GeminiLive, Flavor::Gemini, None, 1);
+            let setup = s.answer(&json!({"setup": {"model": "models/m"}}));
+            assert_eq!(setup, [r#"{"setupComplete":{}}"#]);
+            let events = s.answer(&json!({turn: {"turns": [], "turnComplete": true}}));
+            assert!(
+                events.last().unwrap().contains("usageMetadata"),
+                "{turn}: {events:?}"
+            );
+        }
     }
 }

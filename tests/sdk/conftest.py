@@ -15,27 +15,28 @@ Gemini-flavor mock accepting only tokens the Google token mock issued),
 VERTEX_TOKEN_URL (that token mock's token_uri), and VERTEX_PROJECT /
 VERTEX_REGION (what the gateway's vertex key is configured with).
 
-Observability (gateway mode only): the harness also exports STRAIT_ACCESS_LOG
-(the file strait appends one JSON line per request to) and STRAIT_ADMIN_URL
-(whose /metrics is Prometheus text). The `observe` fixture tags the test's SDK
-call with its own x-request-id and then checks that call's access-log line and
-the /metrics deltas against the token counts the mock sent.
+TLS (gateway mode only): STRAIT_TLS_URL is strait's TLS listener
+(`https://127.0.0.1:PORT`), for the clients that dial `wss://` only; its
+certificate's CA is in SSL_CERT_FILE, which both SDKs' SSL contexts read.
+
+Observability (gateway mode only): the `observe` fixture tags the test's SDK
+call or WebSocket session with its own x-request-id and then checks its
+access-log line and the /metrics deltas (observability.py).
 """
 
 import json
 import os
 import re
-import time
 import urllib.request
-import uuid
 
 import pytest
 
+from observability import Observer, expected_tokens, poll  # noqa: F401 (expected_tokens: for the tests)
+
 GATEWAY = os.environ.get("STRAIT_URL", "").rstrip("/")
+TLS_GATEWAY = os.environ.get("STRAIT_TLS_URL", "").rstrip("/")
 VIRTUAL_KEY = os.environ.get("STRAIT_VIRTUAL_KEY", "")
 DIRECT = not GATEWAY
-ACCESS_LOG = os.environ.get("STRAIT_ACCESS_LOG", "")
-ADMIN_URL = os.environ.get("STRAIT_ADMIN_URL", "").rstrip("/")
 
 # Token counts each mock flavor reports: mirror of the consts in mock/src/lib.rs.
 # (input, output, total, cached, cache_creation, reasoning)
@@ -74,6 +75,11 @@ class Upstream:
         """The base URL a client uses: strait's route, or the mock itself."""
         return (GATEWAY + self.route if GATEWAY else self.mock_url) + suffix
 
+    def tls_base(self, suffix=""):
+        """strait's route on its TLS listener (gateway mode only)."""
+        assert TLS_GATEWAY, "gateway mode: the harness must export STRAIT_TLS_URL"
+        return TLS_GATEWAY + self.route + suffix
+
     @property
     def client_key(self):
         return self.key if DIRECT else VIRTUAL_KEY
@@ -92,6 +98,13 @@ class Upstream:
         got = self.requests()
         assert len(got) == 1, f"{self.name} mock: expected exactly 1 request, got {len(got)}: {got}"
         return Received(got[0])
+
+    def only_session(self):
+        """The single WebSocket session this mock served during the test, once
+        its client's close frame arrived: {path, messages, client_close}."""
+        got = poll(lambda: mock_control(self.mock_url, "ws"), lambda s: len(s) == 1 and s[0]["client_close"])
+        assert len(got) == 1, f"{self.name} mock: expected exactly 1 WebSocket session, got {got}"
+        return got[0]
 
 
 def mock_control(mock_url, name, method="GET"):
@@ -161,6 +174,20 @@ def check_upstream(req, *, method="POST", path, credential, model=None, query=No
     assert set(codings) <= {"identity"}, f"upstream asked for compressed body {codings}; {req}"
 
 
+def check_ws_upstream(req, *, path, credential, query):
+    """What reached the provider for a WebSocket handshake: check_upstream's
+    rules, and no compression extension (strait takes the offer out)."""
+    check_upstream(req, method="GET", path=path, credential=credential, query=query)
+    assert req.header("upgrade") == "websocket", req
+    if not DIRECT:
+        assert req.header("sec-websocket-extensions") is None, req
+
+
+def messages(session):
+    """The JSON messages a mock session received from its client."""
+    return [json.loads(m) for m in session["messages"]]
+
+
 def native_headers(header, upstream):
     """Direct mode only: the provider's own credential header, for SDKs that send
     another one (e.g. `Authorization: Bearer` where the mock wants `x-api-key`)."""
@@ -188,6 +215,19 @@ class GoogleTokens:
         """Access tokens issued so far, oldest first."""
         return mock_control(self.url, "issued")
 
+    def check_minted(self, req, client_token):
+        """The request carries a token the gateway minted here in place of the
+        client's; neither the client's token nor another credential went along.
+        Returns the Authorization value."""
+        bearer = req.header("authorization") or ""
+        assert re.fullmatch(r"Bearer ya29\.mock-\d+", bearer), f"not a minted token: {bearer!r}; {req}"
+        token = bearer.removeprefix("Bearer ")
+        assert token in self.issued(), f"{token} was not issued by the token mock; {req}"
+        assert client_token not in str(req.raw), f"client's Google token forwarded; {req}"
+        assert req.header("x-goog-api-key") is None, req
+        assert req.header("x-strait-key") is None, req
+        return bearer
+
 
 @pytest.fixture(autouse=True)
 def clean_mocks():
@@ -197,177 +237,6 @@ def clean_mocks():
             upstream.clear()
 
 
-# --- Observability: access log and /metrics --------------------------------------
-
-# Token kinds, as the access log's `{kind}_tokens` fields and the metric's `kind` label.
-KINDS = ("input", "output", "cached", "cache_creation", "reasoning")
-# The access-log writer is a background thread, and metrics may be bumped just
-# after the log line is queued: both are polled for this long.
-OBSERVE_WAIT = 3.0
-
-
-def expected_tokens(wire, usage, shape=None):
-    """The five counts strait logs for a reply in `wire` format ("openai",
-    "anthropic", "gemini") carrying the mock `usage` tuple (see USAGE).
-
-    strait normalises to OpenTelemetry GenAI semantics: input counts every prompt
-    token, cached ones included; output counts every generated token, reasoning
-    ones included. Only what the wire shape actually carries counts: the OpenAI
-    shapes have no cache-creation field, Anthropic's no reasoning one, and the
-    mock's embeddings send only prompt_tokens (shape="embeddings").
-    """
-    inp, out, _total, cached, creation, reasoning = usage
-    if shape == "embeddings":
-        counts = (inp, 0, 0, 0, 0)
-    elif wire == "openai":
-        counts = (inp, out, cached, 0, reasoning)
-    elif wire == "anthropic":
-        # Anthropic's input_tokens excludes cache reads and writes.
-        counts = (inp + cached + creation, out, cached, creation, 0)
-    elif wire == "gemini":
-        # candidatesTokenCount excludes thoughtsTokenCount.
-        counts = (inp, out + reasoning, cached, 0, reasoning)
-    else:
-        raise ValueError(f"unknown wire format {wire!r}")
-    return dict(zip(KINDS, counts))
-
-
-_SAMPLE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$")
-_LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')
-
-
-def parse_metrics(text):
-    """Prometheus text format → [(name, {label: value}, float)]; comments skipped."""
-    samples = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        m = _SAMPLE.match(line)
-        assert m, f"unparseable /metrics line: {line!r}"
-        name, labels, value = m.groups()
-        parsed = {}
-        for k, v in _LABEL.findall(labels or ""):
-            parsed[k] = re.sub(r"\\(.)", lambda e: "\n" if e.group(1) == "n" else e.group(1), v)
-        samples.append((name, parsed, float(value)))
-    return samples
-
-
-def metric(samples, name, **labels):
-    """Sum of `name` over the series whose labels include `labels`; 0 when none
-    exists (strait adds no series for a zero count)."""
-    return sum(v for n, ls, v in samples if n == name and all(ls.get(k) == w for k, w in labels.items()))
-
-
-def read_metrics():
-    with urllib.request.urlopen(f"{ADMIN_URL}/metrics", timeout=TIMEOUT) as resp:
-        return parse_metrics(resp.read().decode())
-
-
-def find_log_lines(path, request_id, offset=0):
-    """The access-log records (parsed) with this request_id, from byte `offset` on.
-    A trailing line without its newline is still being written: ignored."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset if offset <= os.fstat(f.fileno()).st_size else 0)
-            data = f.read()
-    except FileNotFoundError:
-        return []
-    lines = data.split(b"\n")[:-1]
-    return [r for r in map(json.loads, filter(None, lines)) if r.get("request_id") == request_id]
-
-
-def poll(fn, done, wait=OBSERVE_WAIT):
-    """Calls fn() until done(result) or `wait` seconds passed; the last result."""
-    deadline = time.monotonic() + wait
-    while True:
-        got = fn()
-        if done(got) or time.monotonic() > deadline:
-            return got
-        time.sleep(0.02)
-
-
-class Observer:
-    """One test's SDK call as strait records it.
-
-    Send `headers` with the call (they tag it with a unique x-request-id), then
-    `check(...)`. Everything is a no-op in direct mode: only strait logs.
-    """
-
-    def __init__(self, test_name):
-        self.enabled = not DIRECT
-        if self.enabled:
-            # Never skipped silently: the gateway-mode harness must provide both.
-            assert ACCESS_LOG and ADMIN_URL, "gateway mode needs STRAIT_ACCESS_LOG and STRAIT_ADMIN_URL"
-        # Unique per call so the line is found among all others; strait keeps a
-        # client id only if it is [A-Za-z0-9-_.:]{1,128}.
-        tag = re.sub(r"[^A-Za-z0-9_.:-]", "-", test_name)[:80]
-        self.request_id = f"sdk-{tag}-{uuid.uuid4().hex[:12]}"
-        self.headers = {"x-request-id": self.request_id}
-        if self.enabled:
-            # Before the call: metrics are asserted as deltas (pytest runs tests one
-            # at a time), and only log lines appended from here on are read.
-            self._before = read_metrics()
-            self._offset = os.path.getsize(ACCESS_LOG) if os.path.exists(ACCESS_LOG) else 0
-
-    def check_response_id(self, headers):
-        """The gateway echoes the request id to the client (any mapping of headers)."""
-        if not self.enabled:
-            return
-        got = [v for k, v in headers.items() if k.lower() == "x-request-id"]
-        assert got == [self.request_id], f"x-request-id in the response: {got}, sent {self.request_id}"
-
-    def log_line(self):
-        lines = poll(lambda: find_log_lines(ACCESS_LOG, self.request_id, self._offset), bool)
-        assert len(lines) == 1, f"expected 1 access-log line with request_id {self.request_id}, got {lines}"
-        return lines[0]
-
-    def check(self, upstream, *, model, tokens, streamed):
-        """The call's access-log line and metric deltas, for a 200 from `upstream`
-        (its name is the provider strait logs). `tokens` is expected_tokens(…), or
-        None for a call that carries no usage (e.g. listing models)."""
-        if not self.enabled:
-            return
-        provider = upstream.name
-        line = self.log_line()
-        want = {
-            "status": 200,
-            "error": None,
-            "provider": provider,
-            "route": upstream.route_name,
-            "streamed": streamed,
-        }
-        if model is not None:
-            want["model"] = model
-        if tokens is not None:
-            want["usage"] = "reported"
-            want.update({f"{k}_tokens": n for k, n in tokens.items()})
-        got = {k: line.get(k) for k in want}
-        assert got == want, f"access-log line differs: {got} != {want}\n{line}"
-        if tokens is None:
-            assert line.get("usage") != "reported", line
-            assert all(line.get(f"{k}_tokens") in (None, 0) for k in KINDS), line
-        self._check_metrics(line, tokens)
-
-    def _check_metrics(self, line, tokens):
-        """Deltas since __init__ of the request counter and of the token counters
-        for the line's (provider, model), which must equal the line's counts."""
-        requests = {"route": line["route"], "provider": line["provider"], "status_class": "2xx"}
-        series = {"provider": line["provider"]}
-        if tokens is not None:
-            series["model"] = line["model"]
-        # Without usage nothing may be counted for the provider, under any model.
-        want = {"requests": 1, **(tokens or dict.fromkeys(KINDS, 0))}
-        queries = {"requests": ("strait_requests_total", requests)}
-        queries.update({k: ("strait_tokens_total", {**series, "kind": k}) for k in KINDS})
-
-        def deltas(after):
-            return {key: metric(after, n, **ls) - metric(self._before, n, **ls) for key, (n, ls) in queries.items()}
-
-        got = deltas(poll(read_metrics, lambda after: deltas(after) == want))
-        assert got == want, f"/metrics deltas for {series} differ: {got} != {want}\nlog line: {line}"
-
-
 @pytest.fixture
 def observe(request):
-    return Observer(request.node.name)
+    return Observer(request.node.name, enabled=not DIRECT)

@@ -324,9 +324,15 @@ where
                 },
 
                 body = rx.recv(), if !request_done => {
+                    // The end of the upgrade request's own body (a GET's empty
+                    // one) may be taken from the pipe only after the 101 was
+                    // read: it ends that body, not the upgraded stream, which
+                    // only an `UpgradedBody` end (or the pipe closing) ends.
+                    let pre_upgrade_end = client_session.was_upgraded()
+                        && matches!(body, Some(HttpTask::Body(_, true)));
                     match send_body_to1(client_session, body).await {
                         Ok(send_done) => {
-                            request_done = send_done;
+                            request_done = send_done && !pre_upgrade_end;
                             // An upgraded request is terminated when either side is done
                             if request_done && client_session.was_upgraded() {
                                 response_done = true;
