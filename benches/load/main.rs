@@ -3,16 +3,19 @@
 //! prints the table that BENCHMARKS.md holds.
 //!
 //! Environment: `BENCH_SECONDS` (per run, default 10), `BENCH_ROUNDS`
-//! (rounds of scenario 1, default 5), `BENCH_THREADS` (strait threads =
-//! bare Pingora threads = nginx workers, default 1), `BENCH_STREAMS_H1` and
+//! (rounds of scenarios 1, 7 and 8, default 5), `BENCH_THREADS` (strait
+//! threads = bare Pingora threads = nginx workers, default 1),
+//! `BENCH_STREAMS_H1` and
 //! `BENCH_STREAMS_H2` (open streams for scenario 5, default 9000 and
 //! 18000), `BENCH_SCENARIOS` (e.g. `1,5`; default all; 6 comes with 1, and
 //! 2 takes its rate from 1; 7 is spend control's cost, with a redis-server
-//! of its own), `STRAIT_BASELINE_BIN` (another strait binary,
+//! of its own; 8 is WebSocket sessions, frames echoed by the upstream's
+//! `/v1/realtime`), `STRAIT_BASELINE_BIN` (another strait binary,
 //! run as the path "strait-base" beside this one).
 
 mod bare;
 mod budget;
+mod echo;
 mod latency;
 mod procs;
 mod report;
@@ -20,6 +23,7 @@ mod sse;
 mod streams;
 mod tools;
 mod upstream;
+mod websocket;
 
 use std::path::PathBuf;
 
@@ -268,6 +272,20 @@ fn main() {
         budget::budgeted_key(
             &budget::Setup {
                 strait: &strait_bin,
+                upstream: upstream.port,
+                dir: &dir,
+                threads,
+                seconds,
+                rounds,
+            },
+            &mut rows,
+        );
+    }
+    if want("8") {
+        websocket::sessions(
+            &websocket::Setup {
+                strait: &strait_bin,
+                base: base_bin.as_ref(),
                 upstream: upstream.port,
                 dir: &dir,
                 threads,

@@ -160,6 +160,16 @@ http {{
     }}
     server {{
         listen 127.0.0.1:{port} reuseport;
+        # WebSocket sessions (scenario 8): the upgrade passed on, and no
+        # idle timeout within a run.
+        location = /v1/realtime {{
+            proxy_pass http://provider;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_buffering off;
+            proxy_read_timeout 1h;
+        }}
         location / {{
             proxy_pass http://provider;
             proxy_http_version 1.1;

@@ -6,7 +6,8 @@
 //! chunks `x-bench-gap-ms` apart (each carrying the wall-clock nanosecond it
 //! was sent, `"t":…`, so a client can time delivery), else a JSON chat
 //! completion of `x-bench-size` bytes (default 1 KiB). `x-bench-delay-ms`
-//! waits before answering.
+//! waits before answering. A WebSocket handshake at `/v1/realtime` gets
+//! an echo session (echo.rs).
 
 use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -52,6 +53,9 @@ fn event(i: u64) -> Bytes {
 const FINAL: &str = "data: {\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7,\"total_tokens\":18}}\n\ndata: [DONE]\n\n";
 
 async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    if crate::echo::wants(&req) {
+        return Ok(crate::echo::accept(req).map(|()| Either::Left(Full::default())));
+    }
     let events = number(&req, "x-bench-events").unwrap_or(0);
     let gap = Duration::from_millis(number(&req, "x-bench-gap-ms").unwrap_or(0));
     let delay = number(&req, "x-bench-delay-ms").unwrap_or(0);
@@ -109,8 +113,10 @@ pub fn serve() -> ! {
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                // With upgrades, for the WebSocket echo (echo.rs); plain
+                // HTTP/1.1 and h2c requests are served as before.
                 let _ = builder
-                    .serve_connection(TokioIo::new(stream), service_fn(handle))
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service_fn(handle))
                     .await;
             });
         }
