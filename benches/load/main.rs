@@ -8,7 +8,8 @@
 //! `BENCH_STREAMS_H2` (open streams for scenario 5, default 9000 and
 //! 18000), `BENCH_SCENARIOS` (e.g. `1,5`; default all; 6 comes with 1, and
 //! 2 takes its rate from 1; 7 is spend control's cost, with a redis-server
-//! of its own), `STRAIT_BASELINE_BIN` (another strait binary,
+//! of its own; 8 is tracing's cost, with an OTLP receiver of its own),
+//! `STRAIT_BASELINE_BIN` (another strait binary,
 //! run as the path "strait-base" beside this one).
 
 mod bare;
@@ -19,6 +20,7 @@ mod report;
 mod sse;
 mod streams;
 mod tools;
+mod tracing;
 mod upstream;
 
 use std::path::PathBuf;
@@ -267,6 +269,19 @@ fn main() {
     if want("7") {
         budget::budgeted_key(
             &budget::Setup {
+                strait: &strait_bin,
+                upstream: upstream.port,
+                dir: &dir,
+                threads,
+                seconds,
+                rounds,
+            },
+            &mut rows,
+        );
+    }
+    if want("8") {
+        tracing::traced(
+            &tracing::Setup {
                 strait: &strait_bin,
                 upstream: upstream.port,
                 dir: &dir,
