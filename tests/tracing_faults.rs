@@ -160,16 +160,20 @@ fn a_collector_that_is_down_or_hung_costs_requests_nothing_but_dropped_spans() {
 
     // Hung: it accepts and never answers, so the export thread sits in its
     // timeout and the small queue fills.
-    let hung = faults::start(Fault::StallHeaders);
+    let (hung, accepted) = faults::start_counting(Fault::StallHeaders);
     let mut gw = start_with(&config(
         &mocks,
         &format!("http://{hung}"),
         "  max_queue_size: 4\n",
     ));
     run(&gw, 5, "warm");
-    // Past the batching second: the export thread is now stuck posting the
-    // warm-up spans, and only the queue takes more.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Once the collector has the warm-up batch's connection, the export
+    // thread is stuck posting it, and only the queue takes more.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while accepted.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "no export reached the collector");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let rss_before = rss_kib(gw.pid());
     let took = run(&gw, 200, "hung");
     assert!(
