@@ -8,7 +8,7 @@
 //! does the encoding and the posting.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,9 @@ use crate::observe::metrics::metrics;
 const MAX_BATCH: usize = 512;
 /// How long spans gather before they are posted: the most a span waits.
 const BATCH_WAIT: Duration = Duration::from_secs(1);
+/// How often the export thread takes what is queued: the default queue of
+/// 2048 requests then absorbs 40,000 requests/s.
+const TICK: Duration = Duration::from_millis(50);
 /// One export's bound: a hung collector holds the thread this long, then
 /// the batch is dropped (and counted); meanwhile the queue absorbs or drops.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -146,40 +149,44 @@ fn run(rx: Receiver<Msg>, settings: TraceSettings) {
     };
     let mut batch = Vec::new();
     let mut flushed = Vec::new();
-    let mut open = true;
-    while open {
-        // Wait for the first spans, then gather for up to BATCH_WAIT.
-        match rx.recv() {
-            Ok(msg) => take(msg, &mut batch, &mut flushed),
-            Err(_) => break,
-        }
-        let deadline = Instant::now() + BATCH_WAIT;
-        while batch.len() < MAX_BATCH && flushed.is_empty() {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+    let mut last_post = Instant::now();
+    loop {
+        // Sleeping, not blocking in `recv`: a receiver waiting in `recv` is
+        // woken by every request's send, a futex wake and a context switch
+        // per request (measured: most of tracing's cost). This way it is one
+        // wake-up per tick, and the queue holds a tick's requests.
+        std::thread::sleep(TICK);
+        let mut open = true;
+        loop {
+            match rx.try_recv() {
                 Ok(msg) => take(msg, &mut batch, &mut flushed),
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => {
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
                     open = false;
                     break;
                 }
             }
         }
-        // A flush takes everything queued before it.
-        if !flushed.is_empty() {
-            while let Ok(msg) = rx.try_recv() {
-                take(msg, &mut batch, &mut flushed);
+        let due = batch.len() >= MAX_BATCH
+            || !flushed.is_empty()
+            || !open
+            || (!batch.is_empty() && last_post.elapsed() >= BATCH_WAIT);
+        if due {
+            while !batch.is_empty() {
+                let rest = batch.split_off(batch.len().min(MAX_BATCH));
+                post(exporter.as_ref(), std::mem::replace(&mut batch, rest));
             }
-        }
-        while !batch.is_empty() {
-            let rest = batch.split_off(batch.len().min(MAX_BATCH));
-            post(exporter.as_ref(), std::mem::replace(&mut batch, rest));
+            last_post = Instant::now();
         }
         for done in flushed.drain(..) {
             let _ = done.send(());
         }
+        if !open {
+            // The queue's last sender is gone (the config was replaced or
+            // removed): what it held was posted above.
+            return;
+        }
     }
-    // The queue's last sender is gone (the config was replaced): what came
-    // in meanwhile was posted above.
 }
 
 fn take(msg: Msg, batch: &mut Vec<SpanData>, flushed: &mut Vec<SyncSender<()>>) {
