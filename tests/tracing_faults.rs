@@ -155,6 +155,9 @@ fn a_collector_that_is_down_or_hung_costs_requests_nothing_but_dropped_spans() {
     assert!(gw.log_line("down-49")["trace_id"].is_string());
     let failed = wait_dropped(&gw, "export_failed", 100.0);
     assert!(failed >= 100.0, "50 requests, 2 spans each: {failed}");
+    // Named in the log, not once per batch.
+    let warnings = gw.logs().matches("trace export failed").count();
+    assert!((1..=2).contains(&warnings), "{warnings} warnings");
     assert_eq!(gw.readyz().0, 200);
     drop(gw);
 

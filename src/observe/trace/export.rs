@@ -26,6 +26,8 @@ const BATCH_WAIT: Duration = Duration::from_secs(1);
 /// How often the export thread takes what is queued: the default queue of
 /// 2048 requests then absorbs 40,000 requests/s.
 const TICK: Duration = Duration::from_millis(50);
+/// The most often a failing collector is named in the log.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 /// One export's bound: a hung collector holds the thread this long, then
 /// the batch is dropped (and counted); meanwhile the queue absorbs or drops.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -150,6 +152,7 @@ fn run(rx: Receiver<Msg>, settings: TraceSettings) {
     let mut batch = Vec::new();
     let mut flushed = Vec::new();
     let mut last_post = Instant::now();
+    let mut warned = Warned::default();
     loop {
         // Sleeping, not blocking in `recv`: a receiver waiting in `recv` is
         // woken by every request's send, a futex wake and a context switch
@@ -174,7 +177,9 @@ fn run(rx: Receiver<Msg>, settings: TraceSettings) {
         if due {
             while !batch.is_empty() {
                 let rest = batch.split_off(batch.len().min(MAX_BATCH));
-                post(exporter.as_ref(), std::mem::replace(&mut batch, rest));
+                if let Some(e) = post(exporter.as_ref(), std::mem::replace(&mut batch, rest)) {
+                    warned.failed(e);
+                }
             }
             last_post = Instant::now();
         }
@@ -196,19 +201,44 @@ fn take(msg: Msg, batch: &mut Vec<SpanData>, flushed: &mut Vec<SyncSender<()>>) 
     }
 }
 
-fn post(exporter: Option<&opentelemetry_otlp::SpanExporter>, batch: Vec<SpanData>) {
+/// Posts one batch; a failure is counted here and returned for the log.
+fn post(
+    exporter: Option<&opentelemetry_otlp::SpanExporter>,
+    batch: Vec<SpanData>,
+) -> Option<String> {
     let n = batch.len() as u64;
     let result = match exporter {
         Some(e) => futures::executor::block_on(e.export(batch)).map_err(|e| e.to_string()),
         None => Err("no exporter".to_string()),
     };
-    if let Err(e) = result {
-        metrics()
-            .trace_spans_dropped
-            .with_label_values(&["export_failed"])
-            .inc_by(n);
-        // One line per failed batch at most: a dead collector is not a
-        // reason to flood the error log.
-        log::warn!("trace export failed, {n} spans dropped: {e}");
+    let e = result.err()?;
+    metrics()
+        .trace_spans_dropped
+        .with_label_values(&["export_failed"])
+        .inc_by(n);
+    Some(e)
+}
+
+/// One warning per failure streak and then one every `WARN_EVERY` at most:
+/// a dead collector is not a reason to flood the error log.
+#[derive(Default)]
+struct Warned {
+    last: Option<Instant>,
+    batches: u64,
+}
+
+impl Warned {
+    fn failed(&mut self, error: String) {
+        self.batches += 1;
+        if self.last.is_some_and(|t| t.elapsed() < WARN_EVERY) {
+            return;
+        }
+        log::warn!(
+            "trace export failed ({} batches since the last warning; their spans are dropped \
+             and counted in strait_trace_spans_dropped_total): {error}",
+            self.batches
+        );
+        self.last = Some(Instant::now());
+        self.batches = 0;
     }
 }
