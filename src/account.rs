@@ -14,6 +14,7 @@ use crate::observe::usage::Tokens;
 use crate::observe::{now_rfc3339, AccessLog};
 use crate::pricing::{cost_usd, PriceTable};
 use crate::providers::ProviderKind;
+use crate::spans;
 use crate::spend::{nano_usd, Store};
 use crate::ws::Summary;
 
@@ -48,6 +49,9 @@ struct Record<'a> {
     /// `null` when the usage was not read or the model has no price.
     cost_usd: Option<f64>,
     error: Option<&'static str>,
+    /// With `telemetry:` on: the request's trace, kept or not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<String>,
     /// A WebSocket handshake: how its session went.
     #[serde(flatten)]
     ws: Option<Summary>,
@@ -111,8 +115,15 @@ pub(crate) fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog, 
         });
         outcome.model = ws.model.take();
     }
+    // The trace keeps both models apart; without one, nothing is cloned.
+    let traced = ctx.trace.as_ref().is_some_and(|t| t.sampled);
+    let requested = if traced { ctx.requested_model() } else { None };
+    let response_model = if traced { outcome.model.clone() } else { None };
     // As the provider reports it, else as the client asked for it.
-    let model = outcome.model.or_else(|| ctx.requested_model());
+    let model = outcome
+        .model
+        .or_else(|| requested.clone())
+        .or_else(|| ctx.requested_model());
     let status = session.response_written().map_or(0, |r| r.status.as_u16());
     let kind = ctx.provider.as_ref().map(|p| p.kind);
     let provider = kind.map(ProviderKind::name);
@@ -184,6 +195,20 @@ pub(crate) fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog, 
         }
     }
 
+    let trace_id = ctx
+        .trace
+        .as_ref()
+        .filter(|_| log.enabled())
+        .map(|t| t.trace_id_hex());
+    if traced {
+        let out = spans::Outcome {
+            status,
+            requested_model: requested.as_deref(),
+            response_model: response_model.as_deref(),
+            tokens,
+        };
+        spans::export(session, ctx, now, &out);
+    }
     if !log.enabled() {
         return;
     }
@@ -216,6 +241,7 @@ pub(crate) fn account(session: &Session, ctx: &mut RequestCtx, log: &AccessLog, 
         reasoning_tokens: tokens.map(|t| t.reasoning),
         cost_usd: charge.and_then(|c| c.cost_usd),
         error: error.map(|k| k.name()),
+        trace_id,
         ws: ctx.ws.as_ref().map(|ws| ws.summary()),
     };
     if let Ok(line) = serde_json::to_string(&record) {

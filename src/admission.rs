@@ -14,6 +14,7 @@ use crate::body::declared_length;
 use crate::ctx::{ClientRequest, RequestCtx};
 use crate::errors::{ErrorKind, GatewayError};
 use crate::keys;
+use crate::observe::trace::RequestTrace;
 use crate::providers::{is_openai_chat, is_vertex_model, is_vertex_path, ProviderKind};
 use crate::route::{self, Route};
 use crate::snapshot::{Limits, Snapshot};
@@ -38,6 +39,10 @@ pub(crate) async fn admit(
     spend: &Store,
 ) -> Result<(), GatewayError> {
     ctx.snapshot = Some(snapshot.clone());
+    if let Some(tracer) = &snapshot.telemetry {
+        let ratio = tracer.settings.sample_ratio;
+        ctx.trace = Some(RequestTrace::start(session.req_header(), ratio));
+    }
     let max_body = snapshot.limits.max_body_bytes;
     let route = check_request(session.req_header(), &snapshot, &mut ctx.client)?;
 

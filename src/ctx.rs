@@ -11,6 +11,7 @@ use crate::errors::GatewayError;
 use crate::keys::KeyConfig;
 use crate::observe::metrics::Inflight;
 use crate::observe::tap::ResponseTap;
+use crate::observe::trace::RequestTrace;
 use crate::policy::Slot;
 use crate::route::Route;
 use crate::snapshot::{ProviderConfig, Snapshot};
@@ -37,6 +38,8 @@ pub(crate) struct RequestCtx {
     pub(crate) ws: Option<WsSession>,
     pub(crate) error: Option<GatewayError>,
     pub(crate) inflight: Option<Inflight>,
+    /// Its trace, when `telemetry:` is on.
+    pub(crate) trace: Option<RequestTrace>,
 }
 
 /// What the client asked for, as admission understood it.
@@ -115,6 +118,7 @@ impl RequestCtx {
             ws: None,
             error: None,
             inflight: None,
+            trace: None,
         }
     }
 

@@ -9,11 +9,11 @@ use pingora::http::ResponseHeader;
 use pingora::{Error, ErrorType};
 use rand::Rng;
 
-use crate::binding;
 use crate::ctx::{Attempt, RequestCtx};
 use crate::errors::{ErrorKind, GatewayError};
 use crate::keys::{self, retry_after};
 use crate::observe::metrics::metrics;
+use crate::{binding, spans};
 
 /// Before each attempt: the first uses the key admission bound; each later
 /// one waits a little and binds another key. Every attempt starts afresh:
@@ -21,7 +21,10 @@ use crate::observe::metrics::metrics;
 pub(crate) async fn begin_attempt(ctx: &mut RequestCtx) -> Result<(), GatewayError> {
     ctx.failover.attempts += 1;
     if ctx.failover.attempts > 1 {
+        // Taken before the next key replaces the failed one's binding.
+        let failed = spans::failed_attempt(ctx);
         to_next_key(ctx).await?;
+        spans::next_attempt(ctx, failed);
     }
     ctx.attempt = Attempt {
         started: Some(Instant::now()),
@@ -129,6 +132,9 @@ pub(crate) fn on_status(ctx: &mut RequestCtx, resp: &ResponseHeader) -> Option<B
     {
         return None;
     }
+    // The failed attempt's status, for its trace span; the next attempt
+    // starts afresh.
+    ctx.attempt.status = Some(status);
     ctx.failover.reason = Some(match status {
         429 => "http_429",
         500 => "http_500",

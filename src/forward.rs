@@ -79,6 +79,13 @@ pub(crate) fn prepare_upstream_request(
     if let Some(n) = ctx.body.edited_length() {
         set_header(req, "content-length", http::HeaderValue::from(n));
     }
+    // The provider continues strait's trace from this attempt's span; a
+    // client's own `traceparent` passes unchanged when tracing is off.
+    if let Some(trace) = &ctx.trace {
+        if let Ok(v) = http::HeaderValue::from_str(&trace.upstream_traceparent()) {
+            set_header(req, "traceparent", v);
+        }
+    }
     for (name, value) in &provider.extra_headers {
         // Names and values were validated when the config was loaded.
         let _ = req.insert_header(name.clone(), value.clone());

@@ -59,6 +59,9 @@ impl BackgroundService for Housekeeping {
         if let Err(e) = self.outputs.access_log.start_writer() {
             log::error!("cannot start the access log writer: {e}");
         }
+        if let Some(tracer) = &self.snapshot.load().telemetry {
+            tracer.start();
+        }
         let tokens = self.snapshot.clone();
         crate::tokens::spawn_refresher(move || tokens.load().token_sources());
         crate::resolver::spawn(self.snapshot.clone(), self.lifecycle.clone());

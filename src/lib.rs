@@ -11,7 +11,7 @@
 //! |---|---|
 //! | 0 leaves | errors, route, upstream, tokens, credential, keys, observe, providers, pricing, spend, notify |
 //! | 1 model | snapshot |
-//! | 2 request path | ctx, auth, policy, body, binding, admission, failover, forward, relay, ws, account |
+//! | 2 request path | ctx, auth, policy, body, binding, admission, spans, failover, forward, relay, ws, account |
 //! | 3 proxy | gateway |
 //! | 4 config | config |
 //! | 5 process | lifecycle, resolver, admin, reload, upgrade, shutdown, flush, housekeeping, server |
@@ -22,7 +22,7 @@
 //!   resolved addresses, timeouts, Pingora peers), `tokens` (minted OAuth
 //!   tokens, with their own error type), `credential`, `keys` (a provider
 //!   key, its cool-down, key selection), `observe` (parsers of usage, SSE
-//!   and request bodies; the access log and metrics sinks), `providers`
+//!   and request bodies; the access log, metrics and trace sinks), `providers`
 //!   (one file per provider behind one trait, and the body edit that asks
 //!   OpenAI-style chat streams for their usage), `pricing` (prices per
 //!   million tokens, the table a model finds its price in, the bundled
@@ -35,7 +35,7 @@
 //!   provider and model → key) binds a key (`binding`), `failover` starts
 //!   each attempt, `forward` writes the upstream request, `relay` passes the
 //!   answer back (`ws` reads a WebSocket session's frames), `account` prices the call and writes the log line and
-//!   metrics. `ctx` is what
+//!   metrics, and hands the trace `spans` to their exporter. `ctx` is what
 //!   a request carries between them; `body` owns the request body.
 //! * **Proxy**: `gateway`, the `ProxyHttp` impl, each hook one call into
 //!   the step that owns it.
@@ -71,6 +71,7 @@ mod route;
 mod server;
 mod shutdown;
 mod snapshot;
+mod spans;
 mod spend;
 mod tokens;
 mod upgrade;

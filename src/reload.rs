@@ -153,6 +153,8 @@ impl Reloader {
                 );
             }
         }
+        let mut snapshot = snapshot;
+        snapshot.adopt_telemetry(&self.snapshot.load());
         let snapshot = Arc::new(snapshot);
         snapshot.adopt_from(&self.snapshot.load());
         // New hosts are looked up and new credentials minted before the swap,
@@ -167,6 +169,9 @@ impl Reloader {
         let mint = futures::future::join_all(pending.iter().map(|t| t.refresh()));
         if tokio::time::timeout(NEW_TOKEN_WAIT, mint).await.is_err() {
             log::warn!("new credentials are still minting; requests using them wait for it");
+        }
+        if let Some(tracer) = &snapshot.telemetry {
+            tracer.start();
         }
         self.snapshot.store(snapshot);
 

@@ -173,6 +173,7 @@ pub fn run(loaded: Loaded, opts: Options) -> Result<(), String> {
     let outputs = Outputs {
         access_log: access_log.clone(),
         spend: spend.clone(),
+        snapshot: snapshot.clone(),
     };
     let sessions = Arc::new(Closing::new());
     let gateway = Gateway {

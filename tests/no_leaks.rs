@@ -13,6 +13,8 @@ use strait_mock::{test_service_account_json, TokenServer, TEST_PRIVATE_KEY_PEM};
 use support::*;
 
 const ENTRA_SECRET: &str = "entra-secret-for-leak-test-42";
+/// The trace collector's token: sent to the collector, nowhere else.
+const OTLP_SECRET: &str = "otlp-secret-for-leak-test-7";
 
 /// Everything secret in this test: the provider keys, the virtual key, the
 /// Entra client secret, a slice of the service account's private key, and
@@ -25,6 +27,7 @@ fn secrets(google: &TokenServer, entra: &TokenServer) -> Vec<String> {
         .to_string();
     let mut all: Vec<String> = SECRETS.iter().map(|s| s.to_string()).collect();
     all.push(ENTRA_SECRET.to_string());
+    all.push(OTLP_SECRET.to_string());
     all.push(pem_body);
     all.extend(google.issued());
     all.extend(entra.issued());
@@ -42,11 +45,14 @@ fn no_credential_reaches_a_log_an_error_or_a_response_header() {
         "https://cognitiveservices.azure.com/.default",
         3600,
     );
+    let collector = support::otlp::Collector::start();
     let vertex = MockProvider::start(Flavor::Gemini, "vertex-takes-no-api-key");
     vertex.accept_tokens_from(&google);
     let sa = test_service_account_json(&google.token_url());
+    // Every request is traced: the exported spans are searched too.
     let config = format!(
-        "{}  vertex:\n    network_config: {{ base_url: \"{}\" }}\n    keys:\n      - name: gcp\n        vertex_key_config:\n          project_id: p1\n          region: us-central1\n          auth_credentials: '{}'\n",
+        "telemetry:\n  otlp_endpoint: \"{}\"\n  headers: {{ authorization: env.LEAK_TEST_OTLP }}\n{}  vertex:\n    network_config: {{ base_url: \"{}\" }}\n    keys:\n      - name: gcp\n        vertex_key_config:\n          project_id: p1\n          region: us-central1\n          auth_credentials: '{}'\n",
+        collector.url(),
         mocks.config(""),
         vertex.url(),
         sa.replace('\'', "''").replace('\n', " ")
@@ -69,6 +75,7 @@ fn no_credential_reaches_a_log_an_error_or_a_response_header() {
         &[
             ("RUST_LOG", "debug"),
             ("LEAK_TEST_ENTRA_SECRET", ENTRA_SECRET),
+            ("LEAK_TEST_OTLP", OTLP_SECRET),
         ],
     );
     let bearer = format!("Bearer {VK}");
@@ -191,6 +198,19 @@ fn no_credential_reaches_a_log_an_error_or_a_response_header() {
 
     let logs = gw.logs();
     assert!(logs.contains("DEBUG"), "debug logging was on");
+    // Every traced request's server span, and the client spans with them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while collector.spans().iter().filter(|s| s.kind == 2).count() < replies.len()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let spans = format!("{:?}", collector.spans());
+    assert!(
+        collector.spans().iter().filter(|s| s.kind == 2).count() >= replies.len(),
+        "{spans}"
+    );
+    assert!(collector.spans().iter().any(|s| s.kind == 3));
     assert!(
         !google.issued().is_empty() && !entra.issued().is_empty(),
         "tokens were minted"
@@ -199,6 +219,10 @@ fn no_credential_reaches_a_log_an_error_or_a_response_header() {
         assert!(
             !logs.contains(&secret),
             "{secret:.12}… reached the logs:\n{logs}"
+        );
+        assert!(
+            !spans.contains(&secret),
+            "{secret:.12}… reached an exported span:\n{spans}"
         );
         for r in &replies {
             for (name, value) in &r.headers {

@@ -10,7 +10,8 @@
 //! 18000), `BENCH_SCENARIOS` (e.g. `1,5`; default all; 6 comes with 1, and
 //! 2 takes its rate from 1; 7 is spend control's cost, with a redis-server
 //! of its own; 8 is WebSocket sessions, frames echoed by the upstream's
-//! `/v1/realtime`), `STRAIT_BASELINE_BIN` (another strait binary,
+//! `/v1/realtime`; 9 is tracing's cost, with an OTLP receiver of its own),
+//! `STRAIT_BASELINE_BIN` (another strait binary,
 //! run as the path "strait-base" beside this one).
 
 mod bare;
@@ -22,6 +23,7 @@ mod report;
 mod sse;
 mod streams;
 mod tools;
+mod tracing;
 mod upstream;
 mod websocket;
 
@@ -286,6 +288,19 @@ fn main() {
             &websocket::Setup {
                 strait: &strait_bin,
                 base: base_bin.as_ref(),
+                upstream: upstream.port,
+                dir: &dir,
+                threads,
+                seconds,
+                rounds,
+            },
+            &mut rows,
+        );
+    }
+    if want("9") {
+        tracing::traced(
+            &tracing::Setup {
+                strait: &strait_bin,
                 upstream: upstream.port,
                 dir: &dir,
                 threads,

@@ -33,6 +33,13 @@ pub(crate) const STATE_KEY_PREFIX: &str = "strait:";
 pub(crate) const STATE_TIMEOUT: Duration = Duration::from_millis(50);
 /// How often the memory backend writes `state.file` when something changed.
 pub(crate) const STATE_SAVE_INTERVAL: Duration = Duration::from_secs(5);
+/// `telemetry.service_name`: the `service.name` of every span.
+pub(crate) const TELEMETRY_SERVICE_NAME: &str = "strait";
+/// `telemetry.sample_ratio`: every trace strait starts is kept.
+pub(crate) const TELEMETRY_SAMPLE_RATIO: f64 = 1.0;
+/// `telemetry.max_queue_size`: requests whose spans wait for export (a
+/// few KiB each) before more are dropped, like the SDK's 2048 spans.
+pub(crate) const TELEMETRY_MAX_QUEUE: usize = 2048;
 /// Long enough for an editor's write-then-rename to be one change.
 pub(crate) const RELOAD_DEBOUNCE: Duration = Duration::from_millis(500);
 

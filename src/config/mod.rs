@@ -10,6 +10,7 @@ mod providers;
 pub(crate) mod schema;
 mod settings;
 mod state;
+mod telemetry;
 #[cfg(test)]
 mod tests;
 mod virtual_keys;
@@ -152,9 +153,12 @@ fn build(raw: schema::RawConfig, ctx: &Context<'_>) -> Result<Loaded, Vec<Diagno
     let limits = limits::limits(&mut c, &raw.limits);
     let providers = providers::providers(&mut c, &raw);
     let prices = pricing::pricing(&mut c, &raw.pricing);
+    let tracer = telemetry::telemetry(&mut c, &raw.telemetry);
     let warnings = c.finish()?;
     Ok(Loaded {
-        snapshot: Snapshot::new(virtual_keys, providers, limits).with_prices(prices),
+        snapshot: Snapshot::new(virtual_keys, providers, limits)
+            .with_prices(prices)
+            .with_telemetry(tracer),
         settings,
         warnings,
     })

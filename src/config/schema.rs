@@ -37,6 +37,23 @@ pub(crate) struct RawConfig {
     pub(crate) pricing: RawPricing,
     #[serde(default)]
     pub(crate) state: RawState,
+    pub(crate) telemetry: Option<S<RawTelemetry>>,
+}
+
+/// OpenTelemetry traces, exported over OTLP/HTTP.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTelemetry {
+    /// The collector's base URL; traces go to `{otlp_endpoint}/v1/traces`.
+    pub(crate) otlp_endpoint: S<String>,
+    pub(crate) service_name: Option<S<String>>,
+    pub(crate) sample_ratio: Option<S<f64>>,
+    /// Sent with every export; a value may be `env.NAME`.
+    pub(crate) headers: Option<BTreeMap<String, S<String>>>,
+    /// `http/protobuf` (default); `grpc` is refused for now.
+    pub(crate) protocol: Option<S<String>>,
+    /// Requests whose spans may wait for export.
+    pub(crate) max_queue_size: Option<S<u64>>,
 }
 
 /// Where spend counters live: this process (`memory`, optionally saved to a

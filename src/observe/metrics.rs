@@ -48,6 +48,7 @@ pub(crate) struct Metrics {
     pub(crate) websocket_sessions: IntGauge,
     pub(crate) reloads: IntCounterVec,
     pub(crate) access_log_dropped: IntCounter,
+    pub(crate) trace_spans_dropped: IntCounterVec,
     pub(crate) state_errors: IntCounterVec,
     models: RwLock<ModelLabels>,
     usage: SeriesCache,
@@ -172,6 +173,14 @@ impl Metrics {
                 "Access log lines dropped because the writer fell behind.",
             ),
         );
+        let trace_spans_dropped = counter(
+            "strait_trace_spans_dropped_total",
+            "Trace spans not exported: the export queue was full (queue_full) or the collector failed or timed out (export_failed).",
+            &["reason"],
+        );
+        for reason in ["queue_full", "export_failed"] {
+            trace_spans_dropped.with_label_values(&[reason]);
+        }
         let state_errors = counter(
             "strait_state_errors_total",
             "Spend store (Redis) operations that failed: admit, count, charge, report, ping.",
@@ -202,6 +211,7 @@ impl Metrics {
             websocket_sessions,
             reloads,
             access_log_dropped,
+            trace_spans_dropped,
             state_errors,
             models: RwLock::new(ModelLabels {
                 // Uncapped until the config sets the cap, which happens

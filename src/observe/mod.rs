@@ -6,6 +6,7 @@ pub(crate) mod metrics;
 pub(crate) mod request_model;
 pub(crate) mod sse;
 pub(crate) mod tap;
+pub(crate) mod trace;
 pub(crate) mod usage;
 mod usage_series;
 pub(crate) mod ws_frame;

@@ -18,6 +18,7 @@ pub use virtual_keys::VirtualKeys;
 
 use crate::credential::Credential;
 use crate::keys::KeyConfig;
+use crate::observe::trace::Tracer;
 use crate::pricing::PriceTable;
 use crate::providers::ProviderKind;
 use crate::tokens::TokenSource;
@@ -28,6 +29,8 @@ pub struct Snapshot {
     pub(crate) limits: Limits,
     /// What each call costs, by provider and model.
     pub(crate) prices: PriceTable,
+    /// `telemetry:`: where spans go; `None` costs requests one check.
+    pub(crate) telemetry: Option<Arc<Tracer>>,
     providers: [Option<Arc<ProviderConfig>>; ProviderKind::ALL.len()],
 }
 
@@ -46,6 +49,7 @@ impl Snapshot {
             virtual_keys,
             limits,
             prices: PriceTable::default(),
+            telemetry: None,
             providers: slots,
         }
     }
@@ -54,6 +58,22 @@ impl Snapshot {
     pub(crate) fn with_prices(mut self, prices: PriceTable) -> Self {
         self.prices = prices;
         self
+    }
+
+    pub(crate) fn with_telemetry(mut self, tracer: Option<Arc<Tracer>>) -> Self {
+        self.telemetry = tracer;
+        self
+    }
+
+    /// An unchanged `telemetry:` section keeps the running exporter (its
+    /// thread, its queue); a changed one gets the new one, and the old one
+    /// ends once the last request using the old config is done with it.
+    pub(crate) fn adopt_telemetry(&mut self, previous: &Snapshot) {
+        if let (Some(new), Some(old)) = (&self.telemetry, &previous.telemetry) {
+            if new.settings == old.settings {
+                self.telemetry = Some(old.clone());
+            }
+        }
     }
 
     pub fn provider(&self, kind: ProviderKind) -> Option<&Arc<ProviderConfig>> {

@@ -19,6 +19,7 @@ pub use strait_mock::{Flavor, MockProvider};
 pub mod agents;
 pub mod faults;
 pub mod lifecycle;
+pub mod otlp;
 pub mod redis;
 pub mod spend;
 pub mod tls;

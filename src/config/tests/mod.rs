@@ -8,6 +8,7 @@ mod pricing;
 mod providers;
 mod settings;
 mod spend;
+mod telemetry;
 mod valid;
 mod virtual_keys;
 
