@@ -2,7 +2,7 @@
 //! and the metrics say. Runs in Pingora's `logging` hook, after the client
 //! has been answered.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pingora::proxy::Session;
 use serde::Serialize;
@@ -11,7 +11,7 @@ use crate::ctx::RequestCtx;
 use crate::observe::metrics::{metrics, status_class, NO_VIRTUAL_KEY};
 use crate::observe::tap::UsageState;
 use crate::observe::usage::Tokens;
-use crate::observe::{now_rfc3339, AccessLog};
+use crate::observe::{ms, now_rfc3339, AccessLog};
 use crate::pricing::{cost_usd, PriceTable};
 use crate::providers::ProviderKind;
 use crate::spans;
@@ -79,10 +79,6 @@ impl Charge {
             cost_usd: price.map(|p| cost_usd(&p, &tokens)),
         }
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 /// Writes the access log line and updates the metrics for one request.

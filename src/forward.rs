@@ -85,6 +85,11 @@ pub(crate) fn prepare_upstream_request(
         if let Ok(v) = http::HeaderValue::from_str(&trace.upstream_traceparent()) {
             set_header(req, "traceparent", v);
         }
+        // A `tracestate` belongs to the trace it came with (W3C): not to
+        // one strait started because the client's was missing or invalid.
+        if trace.parent.is_none() {
+            req.remove_header("tracestate");
+        }
     }
     for (name, value) in &provider.extra_headers {
         // Names and values were validated when the config was loaded.

@@ -57,6 +57,16 @@ pub(crate) fn telemetry(c: &mut Checker, raw: &Option<S<RawTelemetry>>) -> Optio
     let max_queue = c
         .at_least_one(&raw.max_queue_size, "telemetry.max_queue_size")
         .map_or(defaults::TELEMETRY_MAX_QUEUE, |n| n as usize);
+    // The queue's slots are allocated when the config loads.
+    if max_queue > MAX_QUEUE_SIZE {
+        if let Some(at) = &raw.max_queue_size {
+            c.error(
+                at,
+                format!("telemetry.max_queue_size is at most {MAX_QUEUE_SIZE} (requests' spans waiting for export)"),
+            );
+        }
+        ok = false;
+    }
     let mut headers = Vec::new();
     for (name, value) in raw.headers.iter().flatten() {
         let what = format!("telemetry.headers.{name}");
@@ -88,6 +98,8 @@ pub(crate) fn telemetry(c: &mut Checker, raw: &Option<S<RawTelemetry>>) -> Optio
     ok.then(|| Arc::new(Tracer::new(settings)))
 }
 
+const MAX_QUEUE_SIZE: usize = 1_000_000;
+
 /// An `http://` or `https://` base URL without query; the traces path is
 /// appended as OTLP/HTTP has it.
 fn endpoint(c: &mut Checker, at: &S<String>) -> Option<String> {
@@ -97,13 +109,15 @@ fn endpoint(c: &mut Checker, at: &S<String>) -> Option<String> {
         matches!(u.scheme_str(), Some("http" | "https"))
             && u.host().is_some_and(|h| !h.is_empty())
             && u.query().is_none()
+            && !u.authority().is_some_and(|a| a.as_str().contains('@'))
     });
     if !valid {
         // The value is not repeated: a query or user info may hold a token.
         c.error(
             at,
             "telemetry.otlp_endpoint is not an http:// or https:// URL without a query \
-             (the collector's OTLP/HTTP address, e.g. http://127.0.0.1:4318)",
+             or user info (the collector's OTLP/HTTP address, e.g. http://127.0.0.1:4318; \
+             a token goes in telemetry.headers)",
         );
         return None;
     }

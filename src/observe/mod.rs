@@ -21,6 +21,11 @@ use pingora::http::RequestHeader;
 use rand::Rng;
 
 /// The current time as logs and `/readyz` write it (UTC, milliseconds).
+/// Milliseconds to the microsecond, as the log line and the spans give them.
+pub(crate) fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
 pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -106,6 +106,12 @@ impl FrameReader {
         None
     }
 
+    /// Inside a frame's payload (or lost track of the frames): bytes added
+    /// now would be read as part of a payload.
+    pub(crate) fn in_payload(&self) -> bool {
+        self.lost || self.frame.is_some()
+    }
+
     /// The bytes of a frame header the last chunk ended inside of.
     pub(crate) fn partial_header(&self) -> usize {
         if self.lost {

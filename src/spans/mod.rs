@@ -18,6 +18,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use pingora::proxy::Session;
 
 use crate::ctx::RequestCtx;
+use crate::observe::ms;
 use crate::observe::trace::{FailedAttempt, RequestTrace};
 use crate::observe::usage::Tokens;
 use genai::{operation, provider_name};
@@ -126,7 +127,7 @@ fn server_span(
     out: &Outcome,
 ) -> SpanData {
     let req = session.req_header();
-    let method = req.method.as_str();
+    let method = method_name(&req.method);
     let kind = ctx.provider.as_ref().map(|p| p.kind);
     let operation = operation(&ctx.client.native_path);
     let model = out.requested_model.or(out.response_model);
@@ -135,11 +136,11 @@ fn server_span(
         (Some(op), None) => op.into(),
         (None, _) => match ctx.client.route {
             Some(r) => format!("{method} {}", r.name()).into(),
-            None => method.to_owned().into(),
+            None => method.clone().into(),
         },
     };
     let mut a = Vec::with_capacity(20);
-    a.push(KeyValue::new("http.request.method", method.to_owned()));
+    a.push(KeyValue::new("http.request.method", method));
     a.push(KeyValue::new("url.path", req.uri.path().to_owned()));
     a.push(KeyValue::new(
         "http.response.status_code",
@@ -208,11 +209,11 @@ fn client_span(
     trace: &RequestTrace,
     at: &Attempt,
 ) -> SpanData {
-    let method = session.req_header().method.as_str();
+    let method = method_name(&session.req_header().method);
     let provider = ctx.provider.as_ref();
     let key = provider.and_then(|p| p.keys.get(at.key_index));
     let mut a = Vec::with_capacity(12);
-    a.push(KeyValue::new("http.request.method", method.to_owned()));
+    a.push(KeyValue::new("http.request.method", method.clone()));
     if let Some(p) = provider {
         a.push(KeyValue::new("gen_ai.provider.name", provider_name(p.kind)));
     }
@@ -240,8 +241,12 @@ fn client_span(
     }
     let mut events = SpanEvents::default();
     if let Some(t) = at.first_byte {
-        a.push(KeyValue::new("strait.upstream.ttfb_ms", ms(t)));
-        let when = trace.wall(ctx.start, at.started + t);
+        // `first_byte` counts from the request's start; the span's figure
+        // from the attempt's.
+        let first = ctx.start + t;
+        let ttfb = first.saturating_duration_since(at.started);
+        a.push(KeyValue::new("strait.upstream.ttfb_ms", ms(ttfb)));
+        let when = trace.wall(ctx.start, first);
         events.events.push(opentelemetry::trace::Event::new(
             "first_byte",
             when,
@@ -259,7 +264,7 @@ fn client_span(
     };
     let name = match provider {
         Some(p) => format!("{method} {}", p.kind.name()).into(),
-        None => Cow::Owned(method.to_owned()),
+        None => method,
     };
     SpanData {
         span_context: context(trace, at.span_id),
@@ -299,6 +304,11 @@ fn scope() -> InstrumentationScope {
         .build()
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+/// The method as an attribute value: the usual ones without an allocation.
+fn method_name(m: &http::Method) -> Cow<'static, str> {
+    const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+    match KNOWN.iter().find(|k| **k == m.as_str()) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(m.as_str().to_owned()),
+    }
 }

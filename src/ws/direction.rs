@@ -21,6 +21,13 @@ impl Direction {
         }
     }
 
+    /// Whether a frame of strait's own can be added to what was relayed.
+    /// A header held back is dropped by then; the relayed bytes end between
+    /// frames exactly when the reader is.
+    pub(super) fn at_boundary(&self) -> bool {
+        !self.reader.in_payload()
+    }
+
     /// Reads `body` and rewrites it to what is relayed now: held bytes
     /// first, a header the chunk ends in held back, nothing from a frame
     /// over the limit on. Returns whether such a frame came.

@@ -165,14 +165,19 @@ impl WsSession {
 
     /// The session is being closed on shutdown: `body` becomes a close 1001
     /// to the provider, and the returned frame is the one for the client.
-    /// `None` when a side already closed or was cut: nothing more to say.
+    /// Nothing goes to a side that already closed or was cut, nor into a
+    /// frame half relayed (a large audio frame): that side is only ended.
     pub(crate) fn on_shutdown(&mut self, body: &mut Option<Bytes>) -> Option<Bytes> {
         if !self.upgraded() || self.cut.is_some() || self.client.reader.close.is_some() {
             return None;
         }
         self.shutdown = true;
-        *body = Some(Bytes::from(close_frame(GOING_AWAY, true)));
-        Some(Bytes::from(close_frame(GOING_AWAY, false)))
+        if self.client.at_boundary() {
+            *body = Some(Bytes::from(close_frame(GOING_AWAY, true)));
+        }
+        self.provider
+            .at_boundary()
+            .then(|| Bytes::from(close_frame(GOING_AWAY, false)))
     }
 
     /// Provider to client: usage read from a copy of each message.

@@ -82,3 +82,30 @@ fn client_frames_over_the_limit_get_a_masked_close_to_the_provider() {
     assert_eq!(&sent[..2], &[0x88, 0x82]);
     assert_eq!(sent.len(), 2 + 4 + 2);
 }
+
+#[test]
+fn a_shutdown_close_never_lands_inside_a_frame() {
+    // Between frames: a close 1001 each way.
+    let mut s = session();
+    provider(&mut s, &[0x81, 2, b'o', b'k']);
+    let mut body = None;
+    let to_client = s.on_shutdown(&mut body);
+    assert_eq!(to_client.as_deref(), Some(&close_frame(1001, false)[..]));
+    let to_provider = body.expect("a close to the provider");
+    assert_eq!(&to_provider[..2], &[0x88, 0x82]);
+
+    // The provider's frame half relayed: the client's side is only ended.
+    let mut s = session();
+    provider(&mut s, &[0x82, 4, 1, 2]);
+    let mut body = None;
+    assert_eq!(s.on_shutdown(&mut body), None);
+    assert!(body.is_some(), "the provider still gets its close");
+
+    // The client's frame half relayed: the provider's side is only ended.
+    let mut s = session();
+    let mut chunk = Some(Bytes::from_static(&[0x82, 0x84, 9, 9, 9, 9, 1]));
+    s.on_client_chunk(&mut chunk);
+    let mut body = None;
+    assert!(s.on_shutdown(&mut body).is_some());
+    assert_eq!(body, None);
+}

@@ -24,6 +24,20 @@ fn telemetry_rows() {
         ),
         row(
             Error,
+            "telemetry: { otlp_endpoint: \"http://user:tok@h:4318\" }\n",
+            "without a query or user info",
+            1,
+            29,
+        ),
+        row(
+            Error,
+            "telemetry: { otlp_endpoint: \"http://h\", max_queue_size: 1000001 }\n",
+            "telemetry.max_queue_size is at most 1000000",
+            1,
+            57,
+        ),
+        row(
+            Error,
             "telemetry: { otlp_endpoint: \"ftp://h\" }\n",
             "is not an http:// or https:// URL",
             1,

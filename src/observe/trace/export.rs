@@ -177,7 +177,10 @@ fn run(rx: Receiver<Msg>, settings: TraceSettings) {
         if due {
             while !batch.is_empty() {
                 let rest = batch.split_off(batch.len().min(MAX_BATCH));
-                if let Some(e) = post(exporter.as_ref(), std::mem::replace(&mut batch, rest)) {
+                // The next tick's spans go into a vector already grown.
+                let mut next = Vec::with_capacity(MAX_BATCH.max(rest.len()));
+                next.extend(rest);
+                if let Some(e) = post(exporter.as_ref(), std::mem::replace(&mut batch, next)) {
                     warned.failed(e);
                 }
             }
