@@ -203,7 +203,7 @@ fn main() {
     }
     let only = std::env::var("BENCH_SCENARIOS").unwrap_or_default();
     let want = |n: &str| only.is_empty() || only.split(',').any(|s| s.trim() == n);
-    tools::ensure_tools(want("2"));
+    tools::ensure_tools(want("2") || want("9"));
     let nofile = procs::raise_nofile();
     let seconds = env_num("BENCH_SECONDS", 10);
     let rounds = env_num("BENCH_ROUNDS", 5).max(1) as usize;

@@ -1,8 +1,8 @@
 //! Scenario 9: what tracing costs (issue 16). Scenario 1's load against two
 //! strait processes, round by round: without `telemetry`, and with it at
 //! `sample_ratio: 1.0` exporting to a live OTLP/HTTP receiver started here
-//! (it decodes each export and counts the spans, so they are known to
-//! arrive). CPU is strait's own, from /proc.
+//! (it walks each export's fields and counts the spans, so they are known
+//! to arrive). CPU is strait's own, from /proc.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,14 +10,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message;
 
 use crate::procs::Proc;
 use crate::report::{median, num, spread, Row};
 use crate::tools;
 
 const CHAT: &str = "/openai_passthrough/v1/chat/completions";
+/// The open-loop rate: well under what one strait thread serves here.
+const FIXED_RATE: u64 = 4000;
 
 /// An OTLP/HTTP receiver on 127.0.0.1 counting the spans it is sent; it
 /// runs until the bench process ends.
@@ -45,14 +45,8 @@ fn receiver() -> (u16, Arc<AtomicU64>) {
                             let counter = counter.clone();
                             async move {
                                 let body = req.into_body().collect().await?.to_bytes();
-                                if let Ok(export) = ExportTraceServiceRequest::decode(body) {
-                                    let n: usize = export
-                                        .resource_spans
-                                        .iter()
-                                        .flat_map(|r| &r.scope_spans)
-                                        .map(|s| s.spans.len())
-                                        .sum();
-                                    counter.fetch_add(n as u64, Ordering::Relaxed);
+                                if let Some(n) = count_spans(&body) {
+                                    counter.fetch_add(n, Ordering::Relaxed);
                                 }
                                 Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::new())))
                             }
@@ -66,6 +60,45 @@ fn receiver() -> (u16, Arc<AtomicU64>) {
         });
     });
     (port, spans)
+}
+
+/// The spans in an `ExportTraceServiceRequest`, read by walking its
+/// fields without decoding the spans: a full decode (thousands of small
+/// allocations a second) would take CPU from strait on a small machine and
+/// show as tracing's cost. The test suite decodes every span it receives.
+fn count_spans(buf: &[u8]) -> Option<u64> {
+    // request.resource_spans = 1, ResourceSpans.scope_spans = 2, ScopeSpans.spans = 2
+    let mut n = 0;
+    for rs in fields(buf, 1)? {
+        for ss in fields(rs, 2)? {
+            n += fields(ss, 2)?.len() as u64;
+        }
+    }
+    Some(n)
+}
+
+/// The length-delimited fields numbered `want` of one message.
+fn fields(mut buf: &[u8], want: u64) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let key = prost::encoding::decode_varint(&mut buf).ok()?;
+        let len = match key & 7 {
+            0 => {
+                prost::encoding::decode_varint(&mut buf).ok()?;
+                0
+            }
+            1 => 8,
+            2 => prost::encoding::decode_varint(&mut buf).ok()? as usize,
+            5 => 4,
+            _ => return None,
+        };
+        let (value, rest) = (buf.get(..len)?, buf.get(len..)?);
+        if key & 7 == 2 && key >> 3 == want {
+            out.push(value);
+        }
+        buf = rest;
+    }
+    Some(out)
 }
 
 pub struct Setup<'a> {
@@ -92,6 +125,8 @@ pub fn traced(s: &Setup, rows: &mut Vec<Row>) {
     }
     let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); 2];
     let mut p99: Vec<Vec<f64>> = vec![Vec::new(); 2];
+    let mut fixed_cpu: Vec<Vec<f64>> = vec![Vec::new(); 2];
+    let mut fixed_p99: Vec<Vec<f64>> = vec![Vec::new(); 2];
     let mut traced_requests = 0u64;
     let spans_before = spans.load(Ordering::Relaxed);
     for round in 0..s.rounds {
@@ -115,6 +150,25 @@ pub fn traced(s: &Setup, rows: &mut Vec<Row>) {
             }
             cpu[i].push(us);
             p99[i].push(run.p99);
+            // At one rate both serve easily, CPU per request compares
+            // like with like: at saturation it also moves with how many
+            // requests each wake-up finds, which differs between runs.
+            let c0 = p.cpu_seconds();
+            let run = tools::oha_fixed_rate(&url(p), &small, FIXED_RATE, s.seconds);
+            let us = (p.cpu_seconds() - c0) * 1e6 / run.requests.max(1) as f64;
+            eprintln!(
+                "9. round {}/{} tracing {name} at {FIXED_RATE}/s: p99 {:.0} µs, CPU {} µs/request, errors {}",
+                round + 1,
+                s.rounds,
+                run.p99,
+                num(us),
+                run.errors
+            );
+            if i == 1 {
+                traced_requests += run.requests;
+            }
+            fixed_cpu[i].push(us);
+            fixed_p99[i].push(run.p99);
         }
     }
     // The last batch is posted within a second.
@@ -144,6 +198,28 @@ pub fn traced(s: &Setup, rows: &mut Vec<Row>) {
             "CPU {:.2}× off (min–max {}); {received} spans received for {traced_requests} requests",
             on_cpu / off_cpu,
             spread(&cpu[1])
+        )),
+    );
+    let (off_cpu, off_p99) = (median(&fixed_cpu[0]), median(&fixed_p99[0]));
+    let (on_cpu, on_p99) = (median(&fixed_cpu[1]), median(&fixed_p99[1]));
+    rows.push(
+        Row::new(
+            "",
+            &format!("tracing off, {FIXED_RATE} req/s: CPU µs per request; p99 µs"),
+        )
+        .cell("strait", format!("{}; {}", num(off_cpu), num(off_p99)))
+        .compare(format!("CPU min–max {}", spread(&fixed_cpu[0]))),
+    );
+    rows.push(
+        Row::new(
+            "",
+            &format!("tracing on, {FIXED_RATE} req/s: CPU µs per request; p99 µs"),
+        )
+        .cell("strait", format!("{}; {}", num(on_cpu), num(on_p99)))
+        .compare(format!(
+            "CPU {:.2}× off (min–max {})",
+            on_cpu / off_cpu,
+            spread(&fixed_cpu[1])
         ))
         .target("CPU ≤ 1.10× off", Some(on_cpu <= 1.10 * off_cpu)),
     );

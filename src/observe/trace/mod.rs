@@ -2,6 +2,7 @@
 //! carries, and the exporter its spans are handed to at its end. The spans
 //! themselves are built from the request context, on the request path.
 
+mod collector;
 mod context;
 mod export;
 
