@@ -2,32 +2,28 @@
 //! spans to without waiting, and one thread that batches them and posts
 //! them to the collector (OTLP/HTTP, protobuf).
 //!
-//! A request's spans are encoded to OTLP protobuf where they end, with the
-//! OpenTelemetry crates' own types and conversion (`opentelemetry-proto`,
-//! prost), and cross to the export thread as one buffer. The thread only
-//! joins buffers under the resource and scope and posts them. Handing the
-//! SDK's `SpanData` to the thread instead, for the SDK's OTLP exporter to
-//! convert and encode there, cost 1.43× the CPU per request of tracing off
-//! (`cargo bench --bench load`, scenario 9): each span's dozens of small
-//! allocations were freed on another thread, and the conversion ran apart
-//! from the data it read. The SDK's `BatchSpanProcessor` is not used
-//! either: it counts the spans a full queue drops only for its own shutdown
-//! log, and strait exposes that count (`strait_trace_spans_dropped_total`).
+//! The SDK's `BatchSpanProcessor` is not used: it counts the spans a full
+//! queue drops only for its own shutdown log, and strait must expose that
+//! count (`strait_trace_spans_dropped_total`). The SDK's OTLP `SpanExporter`
+//! does the encoding and the posting. (Encoding each request's spans where
+//! it ends instead, and handing the thread bytes, measured the same CPU per
+//! request in `cargo bench --bench load` scenario 9: the conversion's cost
+//! moves between threads, it does not shrink.)
 
+use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::trace::v1::Span;
-use opentelemetry_sdk::trace::SpanData;
-use prost::encoding::message;
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::Resource;
 
-use super::collector::{Collector, SCOPE_SPANS_SPANS};
 use super::TraceSettings;
 use crate::observe::metrics::metrics;
 
 /// Spans posted in one export request at most.
-const MAX_BATCH: u64 = 512;
+const MAX_BATCH: usize = 512;
 /// How long spans gather before they are posted: the most a span waits.
 const BATCH_WAIT: Duration = Duration::from_secs(1);
 /// How often the export thread takes what is queued: the default queue of
@@ -35,11 +31,13 @@ const BATCH_WAIT: Duration = Duration::from_secs(1);
 const TICK: Duration = Duration::from_millis(50);
 /// The most often a failing collector is named in the log.
 const WARN_EVERY: Duration = Duration::from_secs(10);
+/// One export's bound: a hung collector holds the thread this long, then
+/// the batch is dropped (and counted); meanwhile the queue absorbs or drops.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 
 enum Msg {
-    /// One request's spans (its server span and a client span per
-    /// attempt), each encoded as a `ScopeSpans.spans` field.
-    Spans { encoded: Vec<u8>, spans: u64 },
+    /// One request's spans: its server span and a client span per attempt.
+    Spans(Vec<SpanData>),
     /// Export everything queued before this, then say so.
     Flush(SyncSender<()>),
 }
@@ -78,16 +76,12 @@ impl Tracer {
         }
     }
 
-    /// Encodes one request's spans and queues them, never waiting: a full
-    /// queue drops them.
+    /// Queues one request's spans, never waiting: a full queue drops them.
     pub(crate) fn export(&self, spans: Vec<SpanData>) {
         let n = spans.len() as u64;
-        let mut encoded = Vec::with_capacity(640 * spans.len());
-        for span in spans {
-            message::encode(SCOPE_SPANS_SPANS, &Span::from(span), &mut encoded);
-        }
-        let msg = Msg::Spans { encoded, spans: n };
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(msg) {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            self.tx.try_send(Msg::Spans(spans))
+        {
             metrics()
                 .trace_spans_dropped
                 .with_label_values(&["queue_full"])
@@ -120,22 +114,45 @@ impl Tracer {
     }
 }
 
-/// What the export thread holds between posts.
-#[derive(Default)]
-struct Batch {
-    encoded: Vec<u8>,
-    spans: u64,
+/// The OTLP/HTTP exporter with its own HTTP client, made on the export
+/// thread: reqwest's blocking client runs a small runtime of its own, which
+/// must not be made or dropped inside Pingora's.
+fn exporter(settings: &TraceSettings) -> Result<opentelemetry_otlp::SpanExporter, String> {
+    // Pingora installs the same provider for its own TLS; whichever comes
+    // first wins and the other call is a no-op.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(EXPORT_TIMEOUT)
+        .connect_timeout(EXPORT_TIMEOUT.min(Duration::from_secs(2)))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let headers: HashMap<String, String> = settings.headers.iter().cloned().collect();
+    let mut exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_http_client(client)
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(settings.traces_url.clone())
+        .with_headers(headers)
+        .with_timeout(EXPORT_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    exporter.set_resource(
+        &Resource::builder_empty()
+            .with_service_name(settings.service_name.clone())
+            .build(),
+    );
+    Ok(exporter)
 }
 
 fn run(rx: Receiver<Msg>, settings: TraceSettings) {
-    let collector = match Collector::new(&settings) {
-        Ok(c) => Some(c),
+    let exporter = match exporter(&settings) {
+        Ok(e) => Some(e),
         Err(e) => {
             log::error!("cannot make the trace exporter: {e}; spans are dropped");
             None
         }
     };
-    let mut batch = Batch::default();
+    let mut batch = Vec::new();
     let mut flushed = Vec::new();
     let mut last_post = Instant::now();
     let mut warned = Warned::default();
@@ -147,29 +164,29 @@ fn run(rx: Receiver<Msg>, settings: TraceSettings) {
         std::thread::sleep(TICK);
         let mut open = true;
         loop {
-            let msg = match rx.try_recv() {
-                Ok(msg) => msg,
+            match rx.try_recv() {
+                Ok(msg) => take(msg, &mut batch, &mut flushed),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     open = false;
                     break;
                 }
-            };
-            match msg {
-                Msg::Spans { encoded, spans } => {
-                    batch.encoded.extend_from_slice(&encoded);
-                    batch.spans += spans;
-                }
-                Msg::Flush(done) => flushed.push(done),
-            }
-            if batch.spans >= MAX_BATCH {
-                post(collector.as_ref(), &mut batch, &mut warned);
-                last_post = Instant::now();
             }
         }
-        let due = !flushed.is_empty() || !open || last_post.elapsed() >= BATCH_WAIT;
-        if due && batch.spans > 0 {
-            post(collector.as_ref(), &mut batch, &mut warned);
+        let due = batch.len() >= MAX_BATCH
+            || !flushed.is_empty()
+            || !open
+            || (!batch.is_empty() && last_post.elapsed() >= BATCH_WAIT);
+        if due {
+            while !batch.is_empty() {
+                let rest = batch.split_off(batch.len().min(MAX_BATCH));
+                // The next tick's spans go into a vector already grown.
+                let mut next = Vec::with_capacity(MAX_BATCH.max(rest.len()));
+                next.extend(rest);
+                if let Some(e) = post(exporter.as_ref(), std::mem::replace(&mut batch, next)) {
+                    warned.failed(e);
+                }
+            }
             last_post = Instant::now();
         }
         for done in flushed.drain(..) {
@@ -183,22 +200,29 @@ fn run(rx: Receiver<Msg>, settings: TraceSettings) {
     }
 }
 
-/// Posts the batch and empties it (keeping its buffer); the spans of a
-/// failed post are counted as dropped.
-fn post(collector: Option<&Collector>, batch: &mut Batch, warned: &mut Warned) {
-    let result = match collector {
-        Some(c) => c.post(&batch.encoded),
+fn take(msg: Msg, batch: &mut Vec<SpanData>, flushed: &mut Vec<SyncSender<()>>) {
+    match msg {
+        Msg::Spans(spans) => batch.extend(spans),
+        Msg::Flush(done) => flushed.push(done),
+    }
+}
+
+/// Posts one batch; a failure is counted here and returned for the log.
+fn post(
+    exporter: Option<&opentelemetry_otlp::SpanExporter>,
+    batch: Vec<SpanData>,
+) -> Option<String> {
+    let n = batch.len() as u64;
+    let result = match exporter {
+        Some(e) => futures::executor::block_on(e.export(batch)).map_err(|e| e.to_string()),
         None => Err("no exporter".to_string()),
     };
-    if let Err(e) = result {
-        metrics()
-            .trace_spans_dropped
-            .with_label_values(&["export_failed"])
-            .inc_by(batch.spans);
-        warned.failed(e);
-    }
-    batch.encoded.clear();
-    batch.spans = 0;
+    let e = result.err()?;
+    metrics()
+        .trace_spans_dropped
+        .with_label_values(&["export_failed"])
+        .inc_by(n);
+    Some(e)
 }
 
 /// One warning per failure streak and then one every `WARN_EVERY` at most:

@@ -2,7 +2,6 @@
 //! carries, and the exporter its spans are handed to at its end. The spans
 //! themselves are built from the request context, on the request path.
 
-mod collector;
 mod context;
 mod export;
 
