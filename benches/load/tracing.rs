@@ -205,7 +205,7 @@ pub fn traced(s: &Setup, rows: &mut Vec<Row>) {
     rows.push(
         Row::new(
             "",
-            &format!("tracing off, {FIXED_RATE} req/s: CPU µs per request; p99 µs"),
+            format!("tracing off, {FIXED_RATE} req/s: CPU µs per request; p99 µs"),
         )
         .cell("strait", format!("{}; {}", num(off_cpu), num(off_p99)))
         .compare(format!("CPU min–max {}", spread(&fixed_cpu[0]))),
@@ -213,7 +213,7 @@ pub fn traced(s: &Setup, rows: &mut Vec<Row>) {
     rows.push(
         Row::new(
             "",
-            &format!("tracing on, {FIXED_RATE} req/s: CPU µs per request; p99 µs"),
+            format!("tracing on, {FIXED_RATE} req/s: CPU µs per request; p99 µs"),
         )
         .cell("strait", format!("{}; {}", num(on_cpu), num(on_p99)))
         .compare(format!(

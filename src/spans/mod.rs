@@ -136,7 +136,7 @@ fn server_span(
         (Some(op), None) => op.into(),
         (None, _) => match ctx.client.route {
             Some(r) => format!("{method} {}", r.name()).into(),
-            None => method.clone().into(),
+            None => method.clone(),
         },
     };
     let mut a = Vec::with_capacity(20);
