@@ -1,6 +1,7 @@
 //! SIGUSR2: starting the next process, from the binary path (so a freshly
 //! installed binary), and waiting until it asks for the listening sockets.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime};
@@ -28,7 +29,7 @@ impl UpgradeCommand {
             }
             return false;
         }
-        let since = SystemTime::now();
+        let before = self.socket();
         let child = Command::new(&self.program).args(&self.args).spawn();
         let mut child = match child {
             Ok(c) => Starting(Some(c)),
@@ -46,7 +47,7 @@ impl UpgradeCommand {
                 log::error!("upgrade refused: the new process exited with {status}");
                 return false;
             }
-            if self.socket_made_since(since) {
+            if self.socket().is_some_and(|now| Some(now) != before) {
                 if let Some(child) = child.0.take() {
                     reap_later(child);
                 }
@@ -58,10 +59,15 @@ impl UpgradeCommand {
         false
     }
 
-    fn socket_made_since(&self, since: SystemTime) -> bool {
-        std::fs::metadata(&self.upgrade_sock)
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t >= since)
+    /// Which upgrade socket is there, if any: the new process unlinks an
+    /// old one and binds its own, so a change of this says it waits for
+    /// the sockets. Not by comparing its time with the clock: a file's
+    /// times come from the kernel's coarse clock, which can lag a clock
+    /// read just before the new process started (an upgrade was once
+    /// refused that way while the new process waited).
+    fn socket(&self) -> Option<(u64, u64, SystemTime)> {
+        let m = std::fs::metadata(&self.upgrade_sock).ok()?;
+        Some((m.dev(), m.ino(), m.modified().ok()?))
     }
 }
 
